@@ -1,0 +1,25 @@
+# expertalign: expert neurons of concepts in language models and their alignment with humans.
+# Usage: snakemake --cores all [--configfile config/paper.yaml] [--profile slurm]
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/sentences.smk"
+include: "rules/expertise.smk"
+include: "rules/analysis.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

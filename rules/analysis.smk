@@ -1,0 +1,159 @@
+# Analyses: every quantitative result, per model x checkpoint x fold, then gathered into tidy tables.
+# Taus and statistics settings are params of these rules only, so changing them never reruns extraction.
+STATS = config["statistics"]
+MEN_SPLIT = config["concepts"]["men"]["split"]
+ANALYSIS_TABLES = [
+    "alignment",
+    "partial_alignment",
+    "hierarchy",
+    "hierarchy_tests",
+    "hierarchy_pairs",
+    "expert_counts",
+    "layer_distribution",
+]
+
+
+rule lexical_baseline:
+    input:
+        pool="results/sentences/pool.parquet",
+        pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
+    output:
+        table="results/tables/lexical_baseline.csv",
+        pairs="results/lexical/pair_similarity.csv",
+    params:
+        weighting=config["baselines"]["lexical_weighting"],
+        stats=STATS,
+    log:
+        "logs/lexical_baseline.log",
+    script:
+        "../workflow/scripts/lexical_baseline.py"
+
+
+rule analyse:
+    input:
+        scores="results/ap/{model}/{checkpoint}/fold{fold}.npz",
+        units="results/units/{model}.parquet",
+        pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
+        lexical="results/lexical/pair_similarity.csv",
+    output:
+        **{name: f"results/analysis/{{model}}/{{checkpoint}}/fold{{fold}}/{name}.csv" for name in ANALYSIS_TABLES},
+    params:
+        score=SCORE,
+        taus=TAUS,
+        hierarchy_tau=config["hierarchy_tau"],
+        hierarchy=HIERARCHY,
+        stats=STATS,
+    resources:
+        mem_mb=8000,
+    log:
+        "logs/analyse/{model}/{checkpoint}/fold{fold}.log",
+    benchmark:
+        "benchmarks/analyse/{model}/{checkpoint}/fold{fold}.tsv"
+    script:
+        "../workflow/scripts/analyse.py"
+
+
+rule checkpoint_stability:
+    input:
+        current="results/ap/{model}/{checkpoint}/fold{fold}.npz",
+        following="results/ap/{model}/{next}/fold{fold}.npz",
+    output:
+        csv="results/analysis/{model}/{checkpoint}/fold{fold}/stability_to_{next}.csv",
+    params:
+        score=SCORE,
+        taus=TAUS,
+    log:
+        "logs/checkpoint_stability/{model}/{checkpoint}_to_{next}/fold{fold}.log",
+    script:
+        "../workflow/scripts/checkpoint_stability.py"
+
+
+rule fold_stability:
+    input:
+        folds=expand("results/ap/{{model}}/{{checkpoint}}/fold{fold}.npz", fold=FOLDS),
+    output:
+        csv="results/analysis/{model}/{checkpoint}/fold_stability.csv",
+    params:
+        score=SCORE,
+        taus=TAUS,
+        positive_size=config["folds"]["positive_size"],
+        negative_size=config["folds"]["negative_size"],
+    log:
+        "logs/fold_stability/{model}/{checkpoint}.log",
+    script:
+        "../workflow/scripts/fold_stability.py"
+
+
+rule pilot_stability:
+    input:
+        folds=expand(
+            "results/pilot/ap/{{model}}/{{checkpoint}}/P{{P}}_N{{N}}/fold{fold}.npz",
+            fold=range(PILOT["n_folds"]),
+        ),
+    output:
+        csv="results/pilot/analysis/{model}/{checkpoint}/P{P}_N{N}.csv",
+    params:
+        score=SCORE,
+        taus=TAUS,
+        positive_size=pilot_positive_size,
+        negative_size=pilot_negative_size,
+    log:
+        "logs/pilot_stability/{model}/{checkpoint}/P{P}_N{N}.log",
+    script:
+        "../workflow/scripts/fold_stability.py"
+
+
+rule embedding_baseline:
+    input:
+        pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
+    output:
+        csv="results/analysis/{model}/{checkpoint}/embedding.csv",
+    params:
+        spec=model_params,
+        concepts=CONCEPTS,
+        pooling=config["baselines"]["embedding_pooling"],
+        device=config["device"],
+        stats=STATS,
+    resources:
+        gpu=gpus(),
+        mem_mb=16000,
+    log:
+        "logs/embedding_baseline/{model}/{checkpoint}.log",
+    benchmark:
+        "benchmarks/embedding_baseline/{model}/{checkpoint}.tsv"
+    script:
+        "../workflow/scripts/embedding_baseline.py"
+
+
+def table_parts(wildcards):
+    """Per-job CSV parts gathered into results/tables/{table}.csv."""
+    name = wildcards.table
+    folds = "results/analysis/{m}/{c}/fold{f}/"
+    if name in ANALYSIS_TABLES:
+        return [f"{folds}{name}.csv".format(m=m, c=c, f=f) for m, c in model_checkpoints() for f in FOLDS]
+    if name == "checkpoint_stability":
+        return [
+            f"{folds}stability_to_{n}.csv".format(m=m, c=c, f=f) for m, c, n in consecutive_checkpoints() for f in FOLDS
+        ]
+    if name == "embedding_baseline":
+        return [f"results/analysis/{m}/{c}/embedding.csv" for m, c in model_checkpoints()]
+    if name == "fold_stability":
+        main = [f"results/analysis/{m}/{c}/fold_stability.csv" for m, c in model_checkpoints()] if len(FOLDS) > 1 else []
+        pilot = [
+            f"results/pilot/analysis/{PILOT['model']}/{PILOT['checkpoint']}/P{p}_N{n}.csv" for p, n in PILOT_SIZES
+        ]
+        return main + pilot
+    raise ValueError(f"no table named {name}")
+
+
+rule gather_table:
+    input:
+        parts=table_parts,
+    output:
+        csv="results/tables/{table}.csv",
+    wildcard_constraints:
+        table="|".join(ANALYSIS_TABLES + ["checkpoint_stability", "embedding_baseline", "fold_stability"]),
+    log:
+        "logs/gather_table/{table}.log",
+    script:
+        "../workflow/scripts/gather_table.py"

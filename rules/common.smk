@@ -1,0 +1,107 @@
+# Config validation, the concept list and the named helpers every rule file uses.
+import itertools
+import re
+import os
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from expertalign import __version__ as EXPERTALIGN_VERSION
+from expertalign.config import check_config, men_dir_setting, resolve_path
+from expertalign.concepts import concept_list, load_hierarchy, load_men, fetch_men
+
+
+validate(config, schema="../workflow/schemas/config.schema.yaml", set_default=True)
+check_config(config, base=workflow.basedir)
+
+BASE = Path(workflow.basedir)
+MODELS = config["models"]
+SCORE = config["score"]
+TAUS = config["taus"]
+FOLDS = list(range(config["folds"]["n_folds"]))
+
+
+def repo_path(path):
+    """A config path resolved against the workflow folder (absolute paths stay as they are)."""
+    return str(resolve_path(path, BASE))
+
+
+def men_folder():
+    """Local MEN folder: the configured one, else a sha1-checked download into concepts.men.cache_dir."""
+    local = men_dir_setting(config)
+    if local is not None:
+        return resolve_path(local, BASE)
+    men = config["concepts"]["men"]
+    return fetch_men(men["urls"], resolve_path(men["cache_dir"], BASE))
+
+
+MEN_DIR = men_folder()
+CONCEPTS = concept_list(
+    config["concepts"]["list"] if config["concepts"]["list"] == "men+hierarchy" else repo_path(config["concepts"]["list"]),
+    MEN_DIR,
+    repo_path(config["concepts"]["hierarchy"]),
+    [repo_path(p) for p in config["concepts"]["extra"]],
+)
+SHARD_SIZE = config["extraction"]["shard_size"]
+SHARDS = list(range((len(CONCEPTS) + SHARD_SIZE - 1) // SHARD_SIZE))
+HIERARCHY = load_hierarchy(repo_path(config["concepts"]["hierarchy"]))
+HAS_HIERARCHY = set(HIERARCHY["concept"]).issubset(CONCEPTS)
+
+
+wildcard_constraints:
+    model="|".join(map(re.escape, MODELS)),
+    checkpoint=r"[A-Za-z0-9_.-]+",
+    fold=r"\d+",
+    shard=r"\d+",
+    P=r"\d+",
+    N=r"\d+",
+
+
+def shard_concepts(shard):
+    """Concept ids of extraction shard ``shard`` (consecutive slices of the sorted concept list)."""
+    shard = int(shard)
+    return CONCEPTS[shard * SHARD_SIZE : (shard + 1) * SHARD_SIZE]
+
+
+def checkpoints(model):
+    """Checkpoints of ``model`` in training order, as configured."""
+    return MODELS[model]["checkpoints"]
+
+
+def model_checkpoints():
+    """Every (model, checkpoint) pair."""
+    return [(m, c) for m in MODELS for c in checkpoints(m)]
+
+
+def consecutive_checkpoints():
+    """(model, checkpoint, next checkpoint) for every model with two or more checkpoints."""
+    return [(m, a, b) for m in MODELS for a, b in zip(checkpoints(m), checkpoints(m)[1:])]
+
+
+def gpus():
+    """GPUs an extraction or embedding job asks for: none when the config pins the CPU."""
+    return 0 if config["device"] == "cpu" else 1
+
+
+def model_params(wildcards):
+    """The model spec (source, dtype, batch size, ...) of the job's model."""
+    return MODELS[wildcards.model]
+
+
+PILOT = config["pilot"]
+PILOT_SIZES = list(itertools.product(PILOT["positive_sizes"], PILOT["negative_sizes"])) if PILOT["enabled"] else []
+
+
+def pilot_positive_size(wildcards):
+    """P of a pilot job, from its wildcards."""
+    return int(wildcards.P)
+
+
+def pilot_negative_size(wildcards):
+    """N of a pilot job, from its wildcards."""
+    return int(wildcards.N)
+
+
+def shard_concepts_param(wildcards):
+    """Concept ids of the job's extraction shard."""
+    return shard_concepts(wildcards.shard)

@@ -1,0 +1,72 @@
+# Expert extraction: one job per model x checkpoint x fold x concept shard loads its model once,
+# runs the fold's negative pool once and streams the shard's concepts through (scores only: AP, AUROC).
+EXTRACTION_PARAMS = dict(pooling=config["pooling"], device=config["device"])
+
+
+rule units:
+    output:
+        units="results/units/{model}.parquet",
+    params:
+        spec=model_params,
+    log:
+        "logs/units/{model}.log",
+    script:
+        "../workflow/scripts/units.py"
+
+
+rule extract:
+    input:
+        pool="results/sentences/pool.parquet",
+        fold="results/folds/fold{fold}.json",
+    output:
+        scores="results/ap/{model}/{checkpoint}/fold{fold}/shard{shard}.npz",
+    params:
+        spec=model_params,
+        concepts=shard_concepts_param,
+        **EXTRACTION_PARAMS,
+    threads: 2
+    resources:
+        gpu=gpus(),
+        mem_mb=16000,
+        runtime=240,
+    log:
+        "logs/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.log",
+    benchmark:
+        "benchmarks/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.tsv"
+    script:
+        "../workflow/scripts/extract.py"
+
+
+rule merge_shards:
+    input:
+        shards=expand("results/ap/{{model}}/{{checkpoint}}/fold{{fold}}/shard{shard}.npz", shard=SHARDS),
+    output:
+        scores="results/ap/{model}/{checkpoint}/fold{fold}.npz",
+    log:
+        "logs/merge_shards/{model}/{checkpoint}/fold{fold}.log",
+    script:
+        "../workflow/scripts/merge_shards.py"
+
+
+rule extract_pilot:
+    input:
+        pool="results/sentences/pool.parquet",
+        fold="results/pilot/folds/P{P}_N{N}/fold{fold}.json",
+        concepts="results/pilot/concepts.txt",
+    output:
+        scores="results/pilot/ap/{model}/{checkpoint}/P{P}_N{N}/fold{fold}.npz",
+    params:
+        spec=model_params,
+        concepts=None,
+        **EXTRACTION_PARAMS,
+    threads: 2
+    resources:
+        gpu=gpus(),
+        mem_mb=16000,
+        runtime=240,
+    log:
+        "logs/extract_pilot/{model}/{checkpoint}/P{P}_N{N}/fold{fold}.log",
+    benchmark:
+        "benchmarks/extract_pilot/{model}/{checkpoint}/P{P}_N{N}/fold{fold}.tsv"
+    script:
+        "../workflow/scripts/extract.py"

@@ -1,0 +1,148 @@
+"""Configuration checks beyond the JSON schema: cross-key rules and files that must exist.
+
+The schema (workflow/schemas/config.schema.yaml) checks each key's type and range and fills in
+defaults; :func:`check_config` then checks what a schema cannot express. Every error names the key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+MEN_DIR_ENV = "EXPERTALIGN_MEN_DIR"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+MEN_SPLIT_FILES = {
+    "dev": "MEN_dataset_lemma_form.dev",
+    "test": "MEN_dataset_lemma_form.test",
+    "full": "MEN_dataset_lemma_form_full",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message starts with the key."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"config key '{key}': {message}")
+        self.key = key
+
+
+def resolve_path(path: str | os.PathLike, base: str | os.PathLike) -> Path:
+    """``path`` itself when absolute, else ``base / path``."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else Path(base) / p
+
+
+def men_dir_setting(config: dict) -> str | None:
+    """The local MEN folder: env EXPERTALIGN_MEN_DIR first, then concepts.men.dir, else None."""
+    return os.environ.get(MEN_DIR_ENV) or config["concepts"]["men"]["dir"]
+
+
+def load_schema() -> dict:
+    """The config JSON schema as a dict."""
+    with open(SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def check_config(config: dict, base: str | os.PathLike = REPO_ROOT) -> None:
+    """Raise :class:`ConfigError` on the first cross-key or file problem of a schema-valid config.
+
+    ``config`` must already carry the schema's defaults (snakemake.utils.validate with
+    set_default=True); relative paths are resolved against ``base`` (the workflow's folder).
+    """
+    _check_models(config)
+    _check_sizes(config)
+    _check_pilot(config)
+    _check_files(config, base)
+
+
+def _check_models(config: dict) -> None:
+    for name, spec in config["models"].items():
+        if "/" in name or name in {"all"}:
+            raise ConfigError(f"models.{name}", "model names are used in file names: no '/' and not 'all'")
+        if len(set(spec["checkpoints"])) != len(spec["checkpoints"]):
+            raise ConfigError(f"models.{name}.checkpoints", "checkpoints must be distinct")
+
+
+def _check_sizes(config: dict) -> None:
+    pool = config["sentences"]["pool_size"]
+    folds = config["folds"]
+    if folds["positive_size"] > pool and not folds["allow_small_pool"]:
+        raise ConfigError(
+            "folds.positive_size",
+            f"{folds['positive_size']} positives per concept cannot be drawn from pools of "
+            f"sentences.pool_size={pool}; lower it or set folds.allow_small_pool: true",
+        )
+    if folds["positive_size"] < 2:
+        raise ConfigError("folds.positive_size", "at least 2 positives are needed for a ranking score")
+
+
+def _check_pilot(config: dict) -> None:
+    pilot = config["pilot"]
+    if not pilot["enabled"]:
+        return
+    if pilot["model"] not in config["models"]:
+        raise ConfigError("pilot.model", f"{pilot['model']!r} is not one of models: {sorted(config['models'])}")
+    checkpoints = config["models"][pilot["model"]]["checkpoints"]
+    if pilot["checkpoint"] not in checkpoints:
+        raise ConfigError("pilot.checkpoint", f"{pilot['checkpoint']!r} is not one of {checkpoints}")
+    too_big = [p for p in pilot["positive_sizes"] if p > config["sentences"]["pool_size"]]
+    if too_big and not config["folds"]["allow_small_pool"]:
+        raise ConfigError(
+            "pilot.positive_sizes",
+            f"{too_big} exceed sentences.pool_size={config['sentences']['pool_size']}",
+        )
+
+
+def _require_file(key: str, value: str | None, base) -> None:
+    if not value:
+        raise ConfigError(key, "a path is required here")
+    if not resolve_path(value, base).exists():
+        raise ConfigError(key, f"{resolve_path(value, base)} does not exist")
+
+
+def _check_files(config: dict, base) -> None:
+    concepts = config["concepts"]
+    if concepts["list"] != "men+hierarchy":
+        _require_file("concepts.list", concepts["list"], base)
+    for i, extra in enumerate(concepts["extra"]):
+        _require_file(f"concepts.extra[{i}]", extra, base)
+    _require_file("concepts.hierarchy", concepts["hierarchy"], base)
+    if concepts["sense_overrides"] is not None:
+        _require_file("concepts.sense_overrides", concepts["sense_overrides"], base)
+    _check_men(config, base)
+    _check_backend(config, base)
+
+
+def _check_men(config: dict, base) -> None:
+    men = config["concepts"]["men"]
+    local = men_dir_setting(config)
+    if local is None:
+        if not men["urls"]:
+            raise ConfigError("concepts.men.urls", f"no URL and no local folder (concepts.men.dir or ${MEN_DIR_ENV})")
+        return
+    key = f"${MEN_DIR_ENV}" if os.environ.get(MEN_DIR_ENV) else "concepts.men.dir"
+    folder = resolve_path(local, base)
+    if not folder.is_dir():
+        raise ConfigError(key, f"MEN folder {folder} does not exist")
+    needed = {MEN_SPLIT_FILES[men["split"]], MEN_SPLIT_FILES["full"]}
+    missing = sorted(f for f in needed if not (folder / f).is_file())
+    if missing:
+        raise ConfigError(key, f"MEN folder {folder} lacks {', '.join(missing)}")
+
+
+def _check_backend(config: dict, base) -> None:
+    sentences = config["sentences"]
+    backend = sentences["backend"]
+    if backend == "builtin":
+        _require_file("sentences.builtin.path", sentences["builtin"]["path"], base)
+    elif backend == "file":
+        _require_file("sentences.file.path", sentences["file"]["path"], base)
+    elif backend == "openai":
+        for key in ("base_url", "model"):
+            if not sentences["openai"][key]:
+                raise ConfigError(f"sentences.openai.{key}", "required when sentences.backend is openai")
+    elif backend == "hf" and not sentences["hf"]["model"]:
+        raise ConfigError("sentences.hf.model", "required when sentences.backend is hf")

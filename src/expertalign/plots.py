@@ -1,0 +1,698 @@
+"""Every figure and table of the paper, drawn from the tidy result tables.
+
+Each ``plot_*`` function takes result tables with the columns of the shared contract, draws ONE
+figure, writes it to every path in ``paths`` (a PDF and a PNG of the same figure, see
+:func:`save_figure`) and returns the DataFrame of the exact numbers it plotted, one row per
+plotted point (or cell), so a test can check the figure against its data.
+
+Conventions shared by all figures:
+- Checkpoints on the x axis follow ``checkpoint_order`` (training order); checkpoints of the order
+  that have no rows are left out, checkpoints in the data but not in the order are an error.
+  ``stepN`` checkpoints are labelled ``N`` on an axis titled "training step".
+- Tables holding several folds are read at ONE fold: ``fold=None`` takes the smallest fold
+  present (fold 0), and the title names the fold used. Confidence intervals across folds are
+  not pooled because the statistics of different folds are not independent samples.
+- ``score=None`` requires the table to hold a single score (ap, ap_normalized or auroc);
+  the title names the score and tau.
+- Error bars are bootstrap 95% CIs: the ci_low/ci_high columns for correlations, and
+  :func:`expertalign.stats.mean_ci_table` for means across concepts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from expertalign import stats  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+PNG_DPI = 150
+SPEARMAN_LABEL = "Spearman ρ with MEN"
+LEXICAL_LABEL = "lexical baseline (sentence words)"
+SCORE_NAMES = {"ap": "AP", "ap_normalized": "normalised AP", "auroc": "AUROC"}
+MEASURE_NAMES = {
+    "cosine": "cosine over raw scores",
+    "cosine_centered": "cosine over score − 0.5",
+    "jaccard": "expert-set Jaccard",
+}
+DODGE_WIDTH = 0.3  # total horizontal spread of the series drawn at one checkpoint, in x units
+_STEP_PATTERN = re.compile(r"^step(\d+)$")
+
+PathLike = str | os.PathLike
+
+
+# ----------------------------------------------------------------------------- writing figures
+
+
+def save_figure(fig: matplotlib.figure.Figure, paths: Sequence[PathLike]) -> None:
+    """Write ``fig`` to every path, the format taken from its suffix (.pdf, .png, .svg).
+
+    PNGs are rendered at 150 dpi. Each file is written to a temporary file in its own folder and
+    moved into place with os.replace, so a reader never sees a half-written figure. PDFs carry no
+    creation date, so the same figure gives the same bytes.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        raise TypeError(f"paths must be a sequence of paths, got the single path {paths!r}")
+    if not paths:
+        raise ValueError("paths is empty: give at least one output file")
+    for path in map(Path, paths):
+        fmt = path.suffix.lstrip(".").lower()
+        if fmt not in ("pdf", "png", "svg"):
+            raise ValueError(f"cannot tell the figure format of {path}: use .pdf, .png or .svg")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=fmt, dpi=PNG_DPI, metadata=_deterministic_metadata(fmt))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        log.info("wrote %s", path)
+
+
+def _deterministic_metadata(fmt: str) -> dict | None:
+    """Metadata that drops the creation date where the format stores one."""
+    return {"CreationDate": None} if fmt == "pdf" else None
+
+
+@contextlib.contextmanager
+def _style() -> Iterator[None]:
+    """Seaborn's white-grid look at paper size, scoped to one figure."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("paper", font_scale=1.1):
+        yield
+
+
+def _write_and_close(fig: matplotlib.figure.Figure, paths: Sequence[PathLike]) -> None:
+    """Save ``fig`` to ``paths`` and release it."""
+    try:
+        save_figure(fig, paths)
+    finally:
+        plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- table selection
+
+
+def _require_columns(df: pd.DataFrame, columns: Sequence[str], table: str) -> None:
+    """Raise ValueError naming the columns of the contract that ``df`` lacks."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{table} table lacks column(s) {missing}; it has {list(df.columns)}")
+
+
+def _select_value(df: pd.DataFrame, column: str, value, table: str):
+    """Rows whose ``column`` equals ``value`` and the value used.
+
+    ``value=None`` requires the column to hold exactly one value and returns all rows.
+    """
+    present = list(pd.unique(df[column].dropna()))
+    if value is None:
+        if len(present) != 1:
+            raise ValueError(
+                f"{table} table holds {column} values {present}; pass {column}= to choose one"
+            )
+        value = present[0]
+    rows = df[df[column] == value]
+    if rows.empty:
+        raise ValueError(f"{table} table has no rows with {column} == {value!r} (has {present})")
+    return rows, value
+
+
+def _select_fold(df: pd.DataFrame, fold: int | None, table: str) -> tuple[pd.DataFrame, int]:
+    """Rows of one fold: ``fold``, or the smallest fold present when None."""
+    if fold is None:
+        if df.empty:
+            raise ValueError(f"{table} table is empty")
+        fold = int(df["fold"].min())
+    rows = df[df["fold"] == fold]
+    if rows.empty:
+        raise ValueError(
+            f"{table} table has no rows for fold {fold} (has {sorted(df['fold'].unique())})"
+        )
+    return rows, fold
+
+
+def _select_tau(df: pd.DataFrame, tau: float, table: str) -> pd.DataFrame:
+    """Rows whose tau equals ``tau`` up to float rounding."""
+    rows = df[np.isclose(df["tau"].astype(float), tau)]
+    if rows.empty:
+        raise ValueError(
+            f"{table} table has no rows with tau == {tau} (has {sorted(df['tau'].dropna().unique())})"
+        )
+    return rows
+
+
+def _checkpoints_present(
+    df: pd.DataFrame, checkpoint_order: Sequence[str], table: str, column: str = "checkpoint"
+) -> list[str]:
+    """The checkpoints of ``checkpoint_order`` that ``df`` holds, in that order.
+
+    Raises ValueError when ``df`` holds a checkpoint missing from the order.
+    """
+    if len(set(checkpoint_order)) != len(checkpoint_order):
+        raise ValueError(f"checkpoint_order repeats a checkpoint: {list(checkpoint_order)}")
+    present = set(df[column].astype(str))
+    unknown = sorted(present - set(checkpoint_order))
+    if unknown:
+        raise ValueError(
+            f"{table} table holds checkpoint(s) {unknown} missing from checkpoint_order "
+            f"{list(checkpoint_order)}"
+        )
+    return [c for c in checkpoint_order if c in present]
+
+
+def _sort_by_checkpoint(df: pd.DataFrame, order: Sequence[str], by_first: Sequence[str]) -> pd.DataFrame:
+    """``df`` sorted by ``by_first`` then by the position of its checkpoint in ``order``."""
+    position = {c: i for i, c in enumerate(order)}
+    out = df.assign(_position=df["checkpoint"].map(position))
+    return out.sort_values([*by_first, "_position"], kind="stable").drop(columns="_position")
+
+
+def _mean_ci(
+    df: pd.DataFrame, by: list[str], value: str, n_resamples: int, seed: int, table: str
+) -> pd.DataFrame:
+    """Mean of ``value`` per group with its bootstrap 95% CI, ignoring undefined (NaN) values.
+
+    Returns DataFrame[by..., mean, ci_low, ci_high, n] from stats.mean_ci_table.
+    """
+    finite = df[np.isfinite(df[value].astype(float))]
+    n_dropped = len(df) - len(finite)
+    if n_dropped:
+        log.info("%s: %d of %d %s values are undefined (NaN) and left out of the means",
+                 table, n_dropped, len(df), value)
+    if finite.empty:
+        raise ValueError(f"{table} table has no finite {value} values to average")
+    return stats.mean_ci_table(finite, by=by, value=value, n_resamples=n_resamples, seed=seed,
+                               confidence_level=0.95)
+
+
+# ----------------------------------------------------------------------------- axes helpers
+
+
+def _checkpoint_tick(checkpoint: str) -> str:
+    """Axis label of a checkpoint: ``step143000`` -> ``143000``, other names unchanged."""
+    match = _STEP_PATTERN.match(checkpoint)
+    return match.group(1) if match else checkpoint
+
+
+def _checkpoint_axis_label(checkpoints: Sequence[str]) -> str:
+    """'training step' when every checkpoint is stepN, else 'checkpoint'."""
+    if checkpoints and all(_STEP_PATTERN.match(c) for c in checkpoints):
+        return "training step"
+    return "checkpoint"
+
+
+def _score_name(score: str) -> str:
+    """Readable name of a score column value (ap -> AP)."""
+    return SCORE_NAMES.get(score, score)
+
+
+def _panel_grid(n_panels: int, max_cols: int = 3, panel_size=(3.6, 3.0), sharey: bool = True):
+    """A constrained-layout figure with ``n_panels`` axes in rows of at most ``max_cols``.
+
+    Returns (figure, list of the used axes); unused grid cells are hidden.
+    """
+    n_cols = min(n_panels, max_cols)
+    n_rows = -(-n_panels // n_cols)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(panel_size[0] * n_cols, panel_size[1] * n_rows + 0.8),
+        sharey=sharey, squeeze=False, layout="constrained",
+    )
+    flat = list(axes.ravel())
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, flat[:n_panels]
+
+
+def _dodge_offsets(n_series: int) -> np.ndarray:
+    """Horizontal offsets, in x units, that keep ``n_series`` series at one x from overlapping."""
+    if n_series == 1:
+        return np.zeros(1)
+    return np.linspace(-DODGE_WIDTH / 2, DODGE_WIDTH / 2, n_series)
+
+
+def _palette(names: Sequence[str]) -> dict[str, tuple]:
+    """One colour-blind-safe colour per name, in the given order."""
+    return dict(zip(names, sns.color_palette("colorblind", n_colors=max(len(names), 1))))
+
+
+def _error_bar_lengths(y: pd.Series, low: pd.Series, high: pd.Series) -> np.ndarray:
+    """[2, n] distances from each point down to low and up to high (NaN where undefined)."""
+    return np.vstack([y - low, high - y]).astype(float)
+
+
+def _draw_series(ax, x, y, low, high, *, color, label, marker="o", linestyle="-") -> None:
+    """A line through points with error bars from ``low`` to ``high``."""
+    ax.errorbar(x, y, yerr=_error_bar_lengths(y, low, high), color=color, label=label,
+                marker=marker, linestyle=linestyle, capsize=3, markersize=5, linewidth=1.3)
+
+
+def _set_ticks(ax, labels: Sequence[str]) -> None:
+    """Ticks at 0..n-1 with ``labels``; rotated when there are many."""
+    many = len(labels) > 4
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=45 if many else 0, ha="right" if many else "center")
+    ax.set_xlim(-0.5, len(labels) - 0.5)
+
+
+def _set_checkpoint_ticks(ax, checkpoints: Sequence[str]) -> None:
+    """Ticks at 0..n-1 labelled with the checkpoints (stepN -> N)."""
+    _set_ticks(ax, [_checkpoint_tick(c) for c in checkpoints])
+
+
+def _figure_legend(fig, axes) -> None:
+    """One legend for the whole figure, below the panels so it covers no data."""
+    handles, labels = {}, []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in handles:
+                handles[label] = handle
+                labels.append(label)
+    if labels:
+        fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center",
+                   ncol=min(len(labels), 4), frameon=False)
+
+
+def _tau_title(tau: float) -> str:
+    """Panel title of one threshold."""
+    return f"τ = {tau:g}"
+
+
+# ----------------------------------------------------------------------------- Fig. 1
+
+
+def plot_stability(
+    fold_stability: pd.DataFrame,
+    path_pdf: PathLike,
+    path_png: PathLike,
+    *,
+    score: str | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Fig. 1: stability of expert sets across folds, per positive and negative set size.
+
+    Grid rows = negative_size, columns = positive_size; x = tau; y = mean Jaccard between the
+    expert sets of the same concept found on two folds (mean over concepts and fold pairs), with
+    its bootstrap 95% CI; one line per model (and checkpoint, when there are several).
+    Undefined Jaccards (both expert sets empty) are left out of the means.
+
+    Returns DataFrame[negative_size, positive_size, series, tau, mean, ci_low, ci_high, n].
+    """
+    table = "fold_stability"
+    _require_columns(fold_stability, ["model", "checkpoint", "positive_size", "negative_size",
+                                      "score", "tau", "concept", "fold_a", "fold_b", "jaccard"], table)
+    rows, score = _select_value(fold_stability, "score", score, table)
+    rows = rows.assign(series=_series_names(rows))
+    by = ["negative_size", "positive_size", "series", "tau"]
+    data = _mean_ci(rows, by, "jaccard", n_resamples, seed, table).sort_values(by, kind="stable")
+    data = data.reset_index(drop=True)
+
+    negative_sizes = sorted(data["negative_size"].unique())
+    positive_sizes = sorted(data["positive_size"].unique())
+    series = list(pd.unique(rows["series"]))
+    colours = _palette(series)
+    with _style():
+        fig, axes = plt.subplots(
+            len(negative_sizes), len(positive_sizes), squeeze=False, sharex=True, sharey=True,
+            figsize=(2.9 * len(positive_sizes) + 0.6, 2.4 * len(negative_sizes) + 1.0),
+            layout="constrained",
+        )
+        for i, n_neg in enumerate(negative_sizes):
+            for j, n_pos in enumerate(positive_sizes):
+                ax = axes[i, j]
+                cell = data[(data["negative_size"] == n_neg) & (data["positive_size"] == n_pos)]
+                for name in series:
+                    s = cell[cell["series"] == name]
+                    _draw_series(ax, s["tau"], s["mean"], s["ci_low"], s["ci_high"],
+                                 color=colours[name], label=name)
+                ax.set_title(f"P = {n_pos}, N = {n_neg}")
+                if i == len(negative_sizes) - 1:
+                    ax.set_xlabel("τ (expert threshold)")
+                if j == 0:
+                    ax.set_ylabel("Jaccard across folds")
+        fig.suptitle(f"Expert-set overlap between folds ({_score_name(score)}); "
+                     "rows: negative set size N, columns: positive set size P")
+        _figure_legend(fig, axes.ravel())
+        _write_and_close(fig, [path_pdf, path_png])
+    return data
+
+
+def _series_names(df: pd.DataFrame) -> pd.Series:
+    """Legend name of each row: the model, plus the checkpoint when a model has several."""
+    several = df.groupby("model")["checkpoint"].transform("nunique") > 1
+    return df["model"].astype(str).where(~several, df["model"].astype(str) + " @ "
+                                         + df["checkpoint"].astype(str))
+
+
+# ----------------------------------------------------------------------------- Fig. 2, 3, 8
+
+
+_CORRELATION_COLUMNS = ["spearman", "ci_low", "ci_high"]
+
+
+def _alignment_rows(
+    alignment: pd.DataFrame, score: str | None, fold: int | None
+) -> tuple[pd.DataFrame, str, int]:
+    """The alignment rows of one score and one fold, with the score and fold used."""
+    table = "alignment"
+    _require_columns(alignment, ["model", "checkpoint", "fold", "score", "measure", "tau",
+                                 *_CORRELATION_COLUMNS], table)
+    rows, score = _select_value(alignment, "score", score, table)
+    rows, fold = _select_fold(rows, fold, table)
+    return rows, score, fold
+
+
+def _draw_by_checkpoint(ax, rows: pd.DataFrame, checkpoints: Sequence[str], series_column: str,
+                        colours: dict, linestyle: str = "-", marker: str = "o",
+                        label_suffix: str = "") -> pd.DataFrame:
+    """One dodged line per value of ``series_column`` over the checkpoint axis, with CI bars.
+
+    ``rows`` holds checkpoint, spearman, ci_low, ci_high. Returns the plotted rows with their x.
+    """
+    position = {c: i for i, c in enumerate(checkpoints)}
+    names = [n for n in colours if n in set(rows[series_column])]
+    offsets = dict(zip(names, _dodge_offsets(len(names))))
+    plotted = []
+    for name in names:
+        s = _sort_by_checkpoint(rows[rows[series_column] == name], checkpoints, [])
+        x = s["checkpoint"].map(position) + offsets[name]
+        _draw_series(ax, x, s["spearman"], s["ci_low"], s["ci_high"], color=colours[name],
+                     label=f"{name}{label_suffix}", linestyle=linestyle, marker=marker)
+        plotted.append(s.assign(x=x))
+    return pd.concat(plotted) if plotted else rows.assign(x=np.nan).iloc[:0]
+
+
+def _draw_lexical(ax, lexical: pd.DataFrame) -> None:
+    """Each lexical-baseline Spearman as a dashed line across the panel over its shaded CI."""
+    several = len(lexical) > 1
+    for k, (_, row) in enumerate(lexical.iterrows()):
+        colour = sns.color_palette("Greys", n_colors=len(lexical) + 2)[k + 2]
+        label = f"{LEXICAL_LABEL}, {row['weighting']}" if several else LEXICAL_LABEL
+        ax.axhline(row["spearman"], color=colour, linestyle="--", linewidth=1.2, label=label)
+        if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]):
+            ax.axhspan(row["ci_low"], row["ci_high"], color=colour, alpha=0.15, linewidth=0)
+
+
+def plot_alignment(
+    alignment: pd.DataFrame,
+    checkpoint_order: Sequence[str],
+    paths: Sequence[PathLike],
+    lexical: pd.DataFrame | None = None,
+    *,
+    score: str | None = None,
+    fold: int | None = None,
+) -> pd.DataFrame:
+    """Fig. 2: Spearman ρ between expert-set Jaccard and MEN similarity, per tau and checkpoint.
+
+    Panels = tau; x = checkpoint (in ``checkpoint_order``); y = Spearman ρ with its bootstrap 95%
+    CI (the ci_low/ci_high columns); one line per model; rows with measure == "jaccard" of one
+    score and ONE fold (``fold=None``: the smallest, named in the title). ``lexical``
+    (lexical_baseline rows) adds each lexical baseline as a dashed horizontal line over its
+    shaded CI in every panel. NaN correlations (undefined statistics) leave gaps.
+
+    Returns DataFrame[kind, model, checkpoint, tau, x, spearman, ci_low, ci_high]: kind is
+    "expert jaccard" for the points and "lexical baseline" for the lines (tau, x NaN).
+    """
+    rows, score, fold = _alignment_rows(alignment, score, fold)
+    rows = rows[rows["measure"] == "jaccard"]
+    if rows.empty:
+        raise ValueError("alignment table has no rows with measure == 'jaccard'")
+    if lexical is not None:
+        _require_columns(lexical, ["weighting", *_CORRELATION_COLUMNS], "lexical_baseline")
+    checkpoints = _checkpoints_present(rows, checkpoint_order, "alignment")
+    taus = sorted(rows["tau"].unique())
+    colours = _palette(list(pd.unique(rows["model"])))
+    plotted = []
+    with _style():
+        fig, axes = _panel_grid(len(taus))
+        for ax, tau in zip(axes, taus):
+            panel = _select_tau(rows, tau, "alignment")
+            if lexical is not None:
+                _draw_lexical(ax, lexical)
+            plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "model", colours))
+            _set_checkpoint_ticks(ax, checkpoints)
+            ax.set_title(_tau_title(tau))
+            ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+            ax.set_ylabel(SPEARMAN_LABEL)
+        fig.suptitle(f"Alignment of expert sets with MEN: Jaccard over {_score_name(score)} "
+                     f"experts (score > τ), fold {fold}")
+        _figure_legend(fig, axes)
+        _write_and_close(fig, paths)
+    points = pd.concat(plotted).assign(kind="expert jaccard")
+    columns = ["kind", "model", "checkpoint", "tau", "x", *_CORRELATION_COLUMNS]
+    if lexical is not None:
+        lines = lexical.assign(kind="lexical baseline", model=LEXICAL_LABEL, checkpoint=np.nan,
+                               tau=np.nan, x=np.nan)
+        points = pd.concat([points, lines])
+    return points[columns].reset_index(drop=True)
+
+
+def plot_embedding_baseline(
+    embedding: pd.DataFrame,
+    alignment: pd.DataFrame,
+    checkpoint_order: Sequence[str],
+    paths: Sequence[PathLike],
+    *,
+    tau: float = 0.5,
+    score: str | None = None,
+    fold: int | None = None,
+) -> pd.DataFrame:
+    """Fig. 3: Spearman ρ of word-embedding cosine with MEN, against the expert Jaccard at tau.
+
+    One panel per embedding pooling; x = checkpoint; y = Spearman ρ with bootstrap 95% CI; per
+    model, solid circles = embedding cosine, dashed squares = expert-set Jaccard at ``tau``
+    (0.5, the paper's best) of one score and ONE fold, named in the title.
+
+    Returns DataFrame[kind, pooling, model, checkpoint, x, spearman, ci_low, ci_high] with kind
+    "embedding cosine" or "expert jaccard" (pooling NaN for the latter).
+    """
+    _require_columns(embedding, ["model", "checkpoint", "pooling", *_CORRELATION_COLUMNS],
+                     "embedding_baseline")
+    experts, score, fold = _alignment_rows(alignment, score, fold)
+    experts = _select_tau(experts[experts["measure"] == "jaccard"], tau, "alignment")
+    checkpoints = _checkpoints_present(pd.concat([embedding, experts]), checkpoint_order,
+                                       "embedding_baseline and alignment")
+    models = list(pd.unique(pd.concat([embedding["model"], experts["model"]])))
+    colours = _palette(models)
+    poolings = list(pd.unique(embedding["pooling"]))
+    plotted = []
+    with _style():
+        fig, axes = _panel_grid(len(poolings), panel_size=(5.0, 3.4))
+        for ax, pooling in zip(axes, poolings):
+            cosine = embedding[embedding["pooling"] == pooling]
+            plotted.append(_draw_by_checkpoint(ax, cosine, checkpoints, "model", colours,
+                                               label_suffix=": embedding cosine")
+                           .assign(kind="embedding cosine"))
+            plotted.append(_draw_by_checkpoint(ax, experts, checkpoints, "model", colours,
+                                               linestyle="--", marker="s",
+                                               label_suffix=f": expert Jaccard (τ = {tau:g})")
+                           .assign(kind="expert jaccard", pooling=np.nan))
+            _set_checkpoint_ticks(ax, checkpoints)
+            ax.set_title(f"embedding pooling: {pooling}")
+            ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+            ax.set_ylabel(SPEARMAN_LABEL)
+        fig.suptitle(f"Word embeddings vs expert neurons ({_score_name(score)}, τ = {tau:g}, "
+                     f"fold {fold})")
+        _figure_legend(fig, axes)
+        _write_and_close(fig, paths)
+    columns = ["kind", "pooling", "model", "checkpoint", "x", *_CORRELATION_COLUMNS]
+    return pd.concat(plotted)[columns].reset_index(drop=True)
+
+
+def plot_cosine_variants(
+    alignment: pd.DataFrame,
+    checkpoint_order: Sequence[str],
+    paths: Sequence[PathLike],
+    *,
+    tau: float = 0.5,
+    score: str | None = None,
+    fold: int | None = None,
+) -> pd.DataFrame:
+    """Fig. 8: cosine over raw scores, cosine over score − 0.5 and Jaccard at ``tau``.
+
+    Panels = model; x = checkpoint; y = Spearman ρ with MEN and its bootstrap 95% CI; one line
+    per measure, of one score and ONE fold (named in the title).
+
+    Returns DataFrame[model, measure, checkpoint, x, spearman, ci_low, ci_high].
+    """
+    rows, score, fold = _alignment_rows(alignment, score, fold)
+    cosine = rows[rows["measure"].isin(["cosine", "cosine_centered"])]
+    jaccard = _select_tau(rows[rows["measure"] == "jaccard"], tau, "alignment")
+    rows = pd.concat([cosine, jaccard])
+    checkpoints = _checkpoints_present(rows, checkpoint_order, "alignment")
+    models = list(pd.unique(rows["model"]))
+    names = {**MEASURE_NAMES, "jaccard": f"expert-set Jaccard (τ = {tau:g})"}
+    rows = rows.assign(measure_name=rows["measure"].map(names))
+    colours = _palette([names[m] for m in MEASURE_NAMES if m in set(rows["measure"])])
+    plotted = []
+    with _style():
+        fig, axes = _panel_grid(len(models))
+        for ax, model in zip(axes, models):
+            panel = rows[rows["model"] == model]
+            plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "measure_name", colours))
+            _set_checkpoint_ticks(ax, checkpoints)
+            ax.set_title(model)
+            ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+            ax.set_ylabel(SPEARMAN_LABEL)
+        fig.suptitle(f"Similarity measures over {_score_name(score)} vectors of all units, "
+                     f"fold {fold}")
+        _figure_legend(fig, axes)
+        _write_and_close(fig, paths)
+    columns = ["model", "measure", "checkpoint", "x", *_CORRELATION_COLUMNS]
+    return pd.concat(plotted)[columns].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- Fig. 5, 6
+
+
+def _plot_mean_by_checkpoint(
+    rows: pd.DataFrame, x_column: str, x_order: Sequence[str], value: str, *, ylabel: str,
+    xlabel: str, title: str, tick_labels: Sequence[str], paths: Sequence[PathLike],
+    n_resamples: int, seed: int, table: str, log_scale: bool = False,
+) -> pd.DataFrame:
+    """Panels = tau, x = ``x_column`` in ``x_order``, y = mean of ``value`` per model with CI.
+
+    ``tick_labels`` names the x positions (one per entry of ``x_order``).
+
+    Returns DataFrame[tau, model, x_column, x, mean, ci_low, ci_high, n].
+    """
+    by = ["tau", "model", x_column]
+    data = _mean_ci(rows, by, value, n_resamples, seed, table)
+    position = {c: i for i, c in enumerate(x_order)}
+    models = list(pd.unique(rows["model"]))
+    colours = _palette(models)
+    offsets = dict(zip(models, _dodge_offsets(len(models))))
+    data = data.assign(x=data[x_column].map(position) + data["model"].map(offsets))
+    data = data.sort_values(["tau", "model", "x"], key=_model_order_key(models), kind="stable")
+    taus = sorted(data["tau"].unique())
+    with _style():
+        fig, axes = _panel_grid(len(taus))
+        for ax, tau in zip(axes, taus):
+            panel = data[np.isclose(data["tau"], tau)]
+            for model in models:
+                s = panel[panel["model"] == model]
+                _draw_series(ax, s["x"], s["mean"], s["ci_low"], s["ci_high"],
+                             color=colours[model], label=model)
+            if log_scale:
+                ax.set_yscale("log", nonpositive="mask")
+            _set_ticks(ax, tick_labels)
+            ax.set_title(_tau_title(tau))
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+        fig.suptitle(title)
+        _figure_legend(fig, axes)
+        _write_and_close(fig, paths)
+    return data[[*by, "x", "mean", "ci_low", "ci_high", "n"]].reset_index(drop=True)
+
+
+def _model_order_key(models: Sequence[str]):
+    """Sort key for DataFrame.sort_values that orders the model column as ``models``."""
+    rank = {m: i for i, m in enumerate(models)}
+
+    def key(column: pd.Series) -> pd.Series:
+        return column.map(rank) if column.name == "model" else column
+
+    return key
+
+
+def plot_expert_counts(
+    expert_counts: pd.DataFrame,
+    checkpoint_order: Sequence[str],
+    paths: Sequence[PathLike],
+    normalised: bool = False,
+    *,
+    score: str | None = None,
+    fold: int | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Fig. 5: mean expert-set size per concept (log scale), per tau, model and checkpoint.
+
+    Panels = tau; x = checkpoint; y = mean over concepts of n_experts (or, with
+    ``normalised=True``, of fraction = n_experts / n_units) with its bootstrap 95% CI; one line
+    per model; one score and ONE fold (named in the title). A mean of 0 cannot be drawn on the
+    log axis and is left out of the figure (it stays in the returned data).
+
+    Returns DataFrame[tau, model, checkpoint, x, mean, ci_low, ci_high, n].
+    """
+    table = "expert_counts"
+    _require_columns(expert_counts, ["model", "checkpoint", "fold", "score", "tau", "concept",
+                                     "n_experts", "n_units", "fraction"], table)
+    rows, score = _select_value(expert_counts, "score", score, table)
+    rows, fold = _select_fold(rows, fold, table)
+    checkpoints = _checkpoints_present(rows, checkpoint_order, table)
+    value = "fraction" if normalised else "n_experts"
+    ylabel = ("fraction of units that are experts (log scale)" if normalised
+              else "experts per concept (log scale)")
+    return _plot_mean_by_checkpoint(
+        rows, "checkpoint", checkpoints, value,
+        ylabel=ylabel, xlabel=_checkpoint_axis_label(checkpoints), log_scale=True,
+        title=f"Expert-set size: units with {_score_name(score)} > τ, mean over concepts, "
+              f"fold {fold}",
+        tick_labels=[_checkpoint_tick(c) for c in checkpoints],
+        paths=paths, n_resamples=n_resamples, seed=seed, table=table,
+    )
+
+
+def plot_checkpoint_stability(
+    checkpoint_stability: pd.DataFrame,
+    checkpoint_order: Sequence[str],
+    paths: Sequence[PathLike],
+    *,
+    score: str | None = None,
+    fold: int | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Fig. 6: overlap of a concept's expert sets at consecutive checkpoints.
+
+    Panels = tau; x = transition "a→b" (ordered by a's place in ``checkpoint_order``); y = mean
+    over concepts of Jaccard(E_a(c), E_b(c)) with its bootstrap 95% CI; one line per model; one
+    score and ONE fold (named in the title). Undefined Jaccards (both sets empty) are left out.
+
+    Returns DataFrame[tau, model, transition, x, mean, ci_low, ci_high, n].
+    """
+    table = "checkpoint_stability"
+    _require_columns(checkpoint_stability, ["model", "checkpoint", "next_checkpoint", "fold",
+                                            "score", "tau", "concept", "jaccard"], table)
+    rows, score = _select_value(checkpoint_stability, "score", score, table)
+    rows, fold = _select_fold(rows, fold, table)
+    _checkpoints_present(rows, checkpoint_order, table)
+    _checkpoints_present(rows, checkpoint_order, table, column="next_checkpoint")
+    position = {c: i for i, c in enumerate(checkpoint_order)}
+    pairs = (rows[["checkpoint", "next_checkpoint"]].drop_duplicates()
+             .sort_values("checkpoint", key=lambda c: c.map(position)))
+    transitions = [_transition(a, b) for a, b in pairs.itertuples(index=False)]
+    rows = rows.assign(transition=[_transition(a, b) for a, b in
+                                   zip(rows["checkpoint"], rows["next_checkpoint"])])
+    steps = [*rows["checkpoint"], *rows["next_checkpoint"]]
+    xlabel = ("training step transition" if _checkpoint_axis_label(steps) == "training step"
+              else "checkpoint transition")
+    return _plot_mean_by_checkpoint(
+        rows, "transition", transitions, "jaccard",
+        ylabel="Jaccard between consecutive checkpoints", xlabel=xlabel, tick_labels=transitions,
+        title=f"Expert-set stability across training ({_score_name(score)} > τ), fold {fold}",
+        paths=paths, n_resamples=n_resamples, seed=seed, table=table,
+    )
+
+
+def _transition(a: str, b: str) -> str:
+    """Axis label of a checkpoint transition: step512, step1000 -> '512→1000'."""
+    return f"{_checkpoint_tick(str(a))}→{_checkpoint_tick(str(b))}"

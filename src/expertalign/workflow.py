@@ -1,0 +1,109 @@
+"""Glue for the workflow's scripts: logging into the rule's log file and atomic table writes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+
+def log_to_file(path: str | os.PathLike) -> None:
+    """Send logging (INFO and up) and stderr, tqdm bars included, to the rule's log file."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    stream = open(path, "w", buffering=1)
+    sys.stderr = stream
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=stream,
+        force=True,
+    )
+
+
+def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``table`` as CSV atomically (a temp file in the same folder, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            table.to_csv(fh, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_parquet(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``table`` as Parquet atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def read_tables(paths: list[str]) -> pd.DataFrame:
+    """Concatenate CSV parts; empty parts (no rows) are skipped, an empty list gives an empty frame."""
+    frames = [pd.read_csv(p) for p in paths if os.path.getsize(p) > 0]
+    frames = [f for f in frames if not f.empty] or frames[:1]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def pilot_concepts(pairs: pd.DataFrame, fallback: pd.DataFrame, concepts: list[str], n_pairs: int, seed: int) -> list[str]:
+    """Concepts of ``n_pairs`` MEN pairs drawn (seeded) among ``concepts`` for the stability sweep.
+
+    Pairs come from ``pairs`` (the dev split, as in the paper) and, when it has too few pairs whose
+    two concepts are analysed, from ``fallback`` (the full MEN). Returns the sorted distinct concepts.
+    """
+    present = set(concepts)
+
+    def usable(table: pd.DataFrame) -> pd.DataFrame:
+        return table[table["word1"].isin(present) & table["word2"].isin(present)]
+
+    dev = usable(pairs)
+    chosen = dev.sample(n=min(n_pairs, len(dev)), random_state=seed)
+    if len(chosen) < n_pairs:
+        rest = usable(fallback).merge(dev[["word1", "word2"]], how="left", indicator=True)
+        rest = rest[rest["_merge"] == "left_only"].drop(columns="_merge")
+        chosen = pd.concat([chosen, rest.sample(n=min(n_pairs - len(chosen), len(rest)), random_state=seed)])
+    if chosen.empty:
+        raise ValueError("pilot: no MEN pair has both concepts among the analysed concepts")
+    return sorted(set(chosen["word1"]) | set(chosen["word2"]))
+
+
+def concept_table(concepts: list[str], hierarchy_path: str, sense_overrides_path: str | None) -> pd.DataFrame:
+    """One row per concept: concept, word, pos, domain ('' outside the hierarchy), role, definition.
+
+    The definition is the WordNet sense the generation prompts use (an override where given); a
+    concept without one gets an empty definition and a logged warning.
+    """
+    from expertalign.concepts import load_hierarchy, parse_concept
+    from expertalign.wordnet import definition, load_sense_overrides
+
+    overrides = load_sense_overrides(sense_overrides_path) if sense_overrides_path else {}
+    hierarchy = load_hierarchy(hierarchy_path).set_index("concept")
+    rows = []
+    for concept in concepts:
+        word, pos = parse_concept(concept)
+        in_hierarchy = concept in hierarchy.index
+        rows.append(
+            dict(
+                concept=concept,
+                word=word,
+                pos=pos,
+                domain=hierarchy.at[concept, "domain"] if in_hierarchy else "",
+                role=hierarchy.at[concept, "role"] if in_hierarchy else "",
+                definition=definition(concept, overrides) or "",
+            )
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,95 @@
+"""Tests for expertalign.similarity: Jaccard and cosine matrices and MEN pair look-up."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import jaccard_score
+from sklearn.metrics.pairwise import cosine_similarity
+
+from expertalign.similarity import (
+    cosine_matrix,
+    expert_mask,
+    jaccard_matrix,
+    pair_similarities,
+    unit_chunks,
+)
+
+
+def test_jaccard_matrix_hand_built_sets():
+    mask = np.array([
+        [1, 1, 0, 0],  # {0, 1}
+        [0, 1, 1, 0],  # {1, 2}
+        [0, 0, 0, 0],  # empty
+        [0, 0, 0, 0],  # empty
+    ], dtype=bool)
+    jac = jaccard_matrix(mask)
+    assert jac.dtype == np.float64 and jac.shape == (4, 4)
+    assert jac[0, 1] == pytest.approx(1 / 3)
+    assert jac[0, 0] == 1.0
+    assert jac[2, 3] == 0.0 and jac[2, 2] == 0.0  # empty union -> 0
+    assert jac[0, 2] == 0.0
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_jaccard_matrix_matches_sklearn_for_any_chunk(chunk):
+    rng = np.random.default_rng(0)
+    mask = rng.random((6, 50)) < 0.3
+    jac = jaccard_matrix(mask, chunk=chunk)
+    for a in range(6):
+        for b in range(6):
+            expected = jaccard_score(mask[a], mask[b], zero_division=0.0)
+            assert jac[a, b] == pytest.approx(expected)
+
+
+def test_expert_mask_is_strict():
+    scores = np.array([[0.5, 0.50001, 0.4]], dtype=np.float32)
+    assert expert_mask(scores, 0.5).tolist() == [[False, True, False]]
+
+
+@pytest.mark.parametrize("chunk", [3, 1000])
+def test_cosine_matrix_matches_sklearn_raw_and_centred(chunk):
+    rng = np.random.default_rng(1)
+    x = rng.random((5, 40)).astype(np.float32)
+    np.testing.assert_allclose(cosine_matrix(x, chunk=chunk), cosine_similarity(x), atol=1e-6)
+    np.testing.assert_allclose(cosine_matrix(x, center=0.5, chunk=chunk), cosine_similarity(x - 0.5), atol=1e-6)
+
+
+def test_cosine_matrix_zero_norm_row_gives_zero():
+    x = np.array([[0.5, 0.5], [1.0, 0.0], [0.9, 0.1]], dtype=np.float32)
+    cos = cosine_matrix(x, center=0.5)
+    assert np.all(cos[0] == 0.0) and np.all(cos[:, 0] == 0.0)
+    assert cos[1, 2] == pytest.approx(1.0)
+
+
+def test_unit_chunks_cover_all_units():
+    slices = list(unit_chunks(10, 4))
+    assert [(s.start, s.stop) for s in slices] == [(0, 4), (4, 8), (8, 10)]
+    with pytest.raises(ValueError):
+        list(unit_chunks(10, 0))
+
+
+def test_pair_similarities_looks_up_present_pairs_and_flags_empty_unions():
+    concepts = ["dog-n", "cat-n", "red-j", "run-v"]
+    mask = np.array([[1, 1, 0], [0, 1, 1], [0, 0, 0], [0, 0, 0]], dtype=bool)
+    pairs = pd.DataFrame({
+        "word1": ["dog-n", "red-j", "dog-n", "cat-n"],
+        "word2": ["cat-n", "run-v", "unknown-n", "red-j"],
+        "score": [40.0, 5.0, 30.0, 10.0],
+    })
+    table = pair_similarities(jaccard_matrix(mask), concepts, pairs, set_sizes=mask.sum(axis=1))
+    assert list(table.columns) == ["word1", "word2", "score", "similarity", "empty_union"]
+    assert list(table["word1"]) == ["dog-n", "red-j", "cat-n"]  # the unknown pair is left out
+    np.testing.assert_allclose(table["similarity"], [1 / 3, 0.0, 0.0])
+    assert table["empty_union"].tolist() == [False, True, False]
+    without_sizes = pair_similarities(jaccard_matrix(mask), concepts, pairs)
+    assert not without_sizes["empty_union"].any()
+
+
+def test_pair_similarities_rejects_bad_input():
+    pairs = pd.DataFrame({"word1": ["a"], "word2": ["b"], "score": [1.0]})
+    with pytest.raises(ValueError, match="shape"):
+        pair_similarities(np.eye(3), ["a", "b"], pairs)
+    with pytest.raises(ValueError, match="duplicate"):
+        pair_similarities(np.eye(2), ["a", "a"], pairs)
+    with pytest.raises(ValueError, match="score"):
+        pair_similarities(np.eye(2), ["a", "b"], pairs.drop(columns="score"))

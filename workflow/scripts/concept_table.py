@@ -1,0 +1,9 @@
+"""Write the concept table: id, word, POS, hierarchy domain and the WordNet definition used in prompts."""
+from expertalign.workflow import log_to_file
+
+log_to_file(snakemake.log[0])
+
+from expertalign.workflow import concept_table, write_csv  # noqa: E402
+
+table = concept_table(snakemake.params.concepts, snakemake.params.hierarchy, snakemake.params.sense_overrides)
+write_csv(table, snakemake.output.tsv)

@@ -1,0 +1,25 @@
+"""Draw one fold: P positives per concept and the shared, ordered negative pool."""
+from expertalign.workflow import log_to_file
+
+log_to_file(snakemake.log[0])
+
+from pathlib import Path  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from expertalign.folds import make_folds, save_fold  # noqa: E402
+
+params = snakemake.params
+concepts = Path(snakemake.input.concepts).read_text().split() if "concepts" in snakemake.input.keys() else params.concepts
+pool = pd.read_parquet(snakemake.input.pool)
+fold_index = int(snakemake.wildcards.fold)
+folds = make_folds(
+    pool["concept"],
+    concepts,
+    params.positive_size,
+    params.negative_size,
+    fold_index + 1,
+    params.seed,
+    allow_small_pool=params.allow_small_pool,
+)
+save_fold(snakemake.output.fold, folds[fold_index])
