@@ -19,7 +19,7 @@ rule lexical_baseline:
         pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
     output:
         table="results/tables/lexical_baseline.csv",
-        pairs="results/lexical/pair_similarity.csv",
+        matrix="results/lexical/similarity.npz",
     params:
         weighting=config["baselines"]["lexical_weighting"],
         stats=STATS,
@@ -34,7 +34,7 @@ rule analyse:
         scores="results/ap/{model}/{checkpoint}/fold{fold}.npz",
         units="results/units/{model}.parquet",
         pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
-        lexical="results/lexical/pair_similarity.csv",
+        lexical="results/lexical/similarity.npz",
     output:
         **{name: f"results/analysis/{{model}}/{{checkpoint}}/fold{{fold}}/{name}.csv" for name in ANALYSIS_TABLES},
     params:

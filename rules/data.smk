@@ -3,7 +3,7 @@
 
 rule concept_table:
     output:
-        tsv="results/concepts/concepts.tsv",
+        csv="results/concepts/concepts.csv",
     params:
         concepts=CONCEPTS,
         hierarchy=repo_path(config["concepts"]["hierarchy"]),

@@ -1,6 +1,6 @@
 # Figures (PDF + PNG) and the hierarchy tables, each registered in the HTML report.
 FIG = "results/figures"
-LAYER_VIEWS = ["mlp", "attention", "mlp_tau0.9", "attention_tau0.9", "sublayers"]
+LAYER_VIEWS = ["mlp", "attention", f"mlp_tau{max(TAUS)}", f"attention_tau{max(TAUS)}"]  # App. F: all, and most specialised
 HAS_DYNAMICS = bool(consecutive_checkpoints())
 HAS_STABILITY = len(FOLDS) > 1 or bool(PILOT_SIZES)
 FIGURE_PARAMS = dict(
@@ -82,6 +82,7 @@ rule fig4_hierarchy_heatmap:
 rule hierarchy_table:
     input:
         table="results/tables/hierarchy.csv",
+        tests="results/tables/hierarchy_tests.csv",
     output:
         csv="results/tables/hierarchy/table_{model}_{checkpoint}.csv",
         md=report(

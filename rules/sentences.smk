@@ -12,7 +12,7 @@ if GENERATED:
 
     rule generate_sentences:
         input:
-            concepts="results/concepts/concepts.tsv",
+            concepts="results/concepts/concepts.csv",
         output:
             jsonl="results/sentences/concepts/{concept}.jsonl",
         params:
@@ -34,7 +34,7 @@ if GENERATED:
 
 rule sentence_pool:
     input:
-        concepts="results/concepts/concepts.tsv",
+        concepts="results/concepts/concepts.csv",
         generated=expand("results/sentences/concepts/{concept}.jsonl", concept=CONCEPTS) if GENERATED else [],
     output:
         pool="results/sentences/pool.parquet",

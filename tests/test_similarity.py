@@ -8,6 +8,7 @@ from sklearn.metrics.pairwise import cosine_similarity
 
 from expertalign.similarity import (
     cosine_matrix,
+    expert_jaccard,
     expert_mask,
     jaccard_matrix,
     pair_similarities,
@@ -16,12 +17,15 @@ from expertalign.similarity import (
 
 
 def test_jaccard_matrix_hand_built_sets():
-    mask = np.array([
-        [1, 1, 0, 0],  # {0, 1}
-        [0, 1, 1, 0],  # {1, 2}
-        [0, 0, 0, 0],  # empty
-        [0, 0, 0, 0],  # empty
-    ], dtype=bool)
+    mask = np.array(
+        [
+            [1, 1, 0, 0],  # {0, 1}
+            [0, 1, 1, 0],  # {1, 2}
+            [0, 0, 0, 0],  # empty
+            [0, 0, 0, 0],  # empty
+        ],
+        dtype=bool,
+    )
     jac = jaccard_matrix(mask)
     assert jac.dtype == np.float64 and jac.shape == (4, 4)
     assert jac[0, 1] == pytest.approx(1 / 3)
@@ -41,6 +45,17 @@ def test_jaccard_matrix_matches_sklearn_for_any_chunk(chunk):
             assert jac[a, b] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("chunk", [5, 1000])
+def test_expert_jaccard_equals_jaccard_of_expert_mask(chunk):
+    rng = np.random.default_rng(4)
+    scores = rng.random((7, 60)).astype(np.float32)
+    scores[3] = 0.1  # an empty expert set
+    jac, sizes = expert_jaccard(scores, 0.6, chunk=chunk)
+    np.testing.assert_array_equal(jac, jaccard_matrix(expert_mask(scores, 0.6)))
+    np.testing.assert_array_equal(sizes, (scores > 0.6).sum(axis=1))
+    assert sizes[3] == 0
+
+
 def test_expert_mask_is_strict():
     scores = np.array([[0.5, 0.50001, 0.4]], dtype=np.float32)
     assert expert_mask(scores, 0.5).tolist() == [[False, True, False]]
@@ -51,7 +66,9 @@ def test_cosine_matrix_matches_sklearn_raw_and_centred(chunk):
     rng = np.random.default_rng(1)
     x = rng.random((5, 40)).astype(np.float32)
     np.testing.assert_allclose(cosine_matrix(x, chunk=chunk), cosine_similarity(x), atol=1e-6)
-    np.testing.assert_allclose(cosine_matrix(x, center=0.5, chunk=chunk), cosine_similarity(x - 0.5), atol=1e-6)
+    np.testing.assert_allclose(
+        cosine_matrix(x, center=0.5, chunk=chunk), cosine_similarity(x - 0.5), atol=1e-6
+    )
 
 
 def test_cosine_matrix_zero_norm_row_gives_zero():
@@ -71,11 +88,13 @@ def test_unit_chunks_cover_all_units():
 def test_pair_similarities_looks_up_present_pairs_and_flags_empty_unions():
     concepts = ["dog-n", "cat-n", "red-j", "run-v"]
     mask = np.array([[1, 1, 0], [0, 1, 1], [0, 0, 0], [0, 0, 0]], dtype=bool)
-    pairs = pd.DataFrame({
-        "word1": ["dog-n", "red-j", "dog-n", "cat-n"],
-        "word2": ["cat-n", "run-v", "unknown-n", "red-j"],
-        "score": [40.0, 5.0, 30.0, 10.0],
-    })
+    pairs = pd.DataFrame(
+        {
+            "word1": ["dog-n", "red-j", "dog-n", "cat-n"],
+            "word2": ["cat-n", "run-v", "unknown-n", "red-j"],
+            "score": [40.0, 5.0, 30.0, 10.0],
+        }
+    )
     table = pair_similarities(jaccard_matrix(mask), concepts, pairs, set_sizes=mask.sum(axis=1))
     assert list(table.columns) == ["word1", "word2", "score", "similarity", "empty_union"]
     assert list(table["word1"]) == ["dog-n", "red-j", "cat-n"]  # the unknown pair is left out

@@ -31,8 +31,15 @@ def test_spearman_ci_matches_scipy_bootstrap_percentile_with_ties():
     def statistic(a, b):
         return scipy.stats.spearmanr(a, b).statistic
 
-    direct = scipy.stats.bootstrap((x, y), statistic, paired=True, vectorized=False, n_resamples=300,
-                                   method="percentile", rng=np.random.default_rng(7))
+    direct = scipy.stats.bootstrap(
+        (x, y),
+        statistic,
+        paired=True,
+        vectorized=False,
+        n_resamples=300,
+        method="percentile",
+        rng=np.random.default_rng(7),
+    )
     assert result["ci_low"] == pytest.approx(direct.confidence_interval.low)
     assert result["ci_high"] == pytest.approx(direct.confidence_interval.high)
 
@@ -112,8 +119,12 @@ def test_permutation_pvalue_matches_scipy():
     b = rng.normal(0.0, 1.0, size=15)
     result = permutation_pvalue(a, b, n_resamples=999, seed=3)
     direct = scipy.stats.permutation_test(
-        (a, b), lambda u, v, axis: u.mean(axis) - v.mean(axis), vectorized=True, n_resamples=999,
-        rng=np.random.default_rng(3))
+        (a, b),
+        lambda u, v, axis: u.mean(axis) - v.mean(axis),
+        vectorized=True,
+        n_resamples=999,
+        rng=np.random.default_rng(3),
+    )
     assert result["statistic"] == pytest.approx(a.mean() - b.mean())
     assert result["p_value"] == pytest.approx(direct.pvalue)
 
@@ -132,18 +143,21 @@ def test_permutation_pvalue_empty_sample_gives_nan(caplog):
 
 def test_mean_ci_table_groups_and_matches_scipy_bootstrap():
     rng = np.random.default_rng(6)
-    df = pd.DataFrame({
-        "model": ["a"] * 30 + ["b"] * 20 + ["c"],
-        "tau": [0.5] * 51,
-        "value": np.concatenate([rng.normal(size=30), rng.normal(5, 1, size=20), [3.0]]),
-    })
+    df = pd.DataFrame(
+        {
+            "model": ["a"] * 30 + ["b"] * 20 + ["c"],
+            "tau": [0.5] * 51,
+            "value": np.concatenate([rng.normal(size=30), rng.normal(5, 1, size=20), [3.0]]),
+        }
+    )
     df.loc[0, "value"] = np.nan  # left out of group a
     table = mean_ci_table(df, by=["model", "tau"], value="value", n_resamples=400, seed=9)
     assert list(table.columns) == ["model", "tau", "mean", "ci_low", "ci_high", "n"]
     assert list(table["model"]) == ["a", "b", "c"]
     group_a = df.loc[df.model == "a", "value"].dropna().to_numpy()
-    direct = scipy.stats.bootstrap((group_a,), np.mean, n_resamples=400, method="percentile",
-                                   rng=np.random.default_rng(9))
+    direct = scipy.stats.bootstrap(
+        (group_a,), np.mean, n_resamples=400, method="percentile", rng=np.random.default_rng(9)
+    )
     row_a = table.iloc[0]
     assert row_a["n"] == 29 and row_a["mean"] == pytest.approx(group_a.mean())
     assert row_a["ci_low"] == pytest.approx(direct.confidence_interval.low)

@@ -187,18 +187,17 @@ def _sort_by_checkpoint(df: pd.DataFrame, order: Sequence[str], by_first: Sequen
 def _mean_ci(
     df: pd.DataFrame, by: list[str], value: str, n_resamples: int, seed: int, table: str
 ) -> pd.DataFrame:
-    """Mean of ``value`` per group with its bootstrap 95% CI, ignoring undefined (NaN) values.
+    """Mean of ``value`` per group with its bootstrap 95% CI (stats.mean_ci_table).
 
-    Returns DataFrame[by..., mean, ci_low, ci_high, n] from stats.mean_ci_table.
+    Undefined (NaN) values are left out of the means and counted in the log; a group with none
+    left gets a NaN mean, which the figures draw as a gap.
+    Returns DataFrame[by..., mean, ci_low, ci_high, n].
     """
-    finite = df[np.isfinite(df[value].astype(float))]
-    n_dropped = len(df) - len(finite)
-    if n_dropped:
+    n_undefined = int(df[value].isna().sum())
+    if n_undefined:
         log.info("%s: %d of %d %s values are undefined (NaN) and left out of the means",
-                 table, n_dropped, len(df), value)
-    if finite.empty:
-        raise ValueError(f"{table} table has no finite {value} values to average")
-    return stats.mean_ci_table(finite, by=by, value=value, n_resamples=n_resamples, seed=seed,
+                 table, n_undefined, len(df), value)
+    return stats.mean_ci_table(df, by=by, value=value, n_resamples=n_resamples, seed=seed,
                                confidence_level=0.95)
 
 
@@ -696,3 +695,352 @@ def plot_checkpoint_stability(
 def _transition(a: str, b: str) -> str:
     """Axis label of a checkpoint transition: step512, step1000 -> '512→1000'."""
     return f"{_checkpoint_tick(str(a))}→{_checkpoint_tick(str(b))}"
+
+
+# ----------------------------------------------------------------------------- Fig. 4 / App. E
+
+
+def _concept_order(pairs: pd.DataFrame, domains: pd.DataFrame | None) -> pd.DataFrame:
+    """DataFrame[concept, domain] of the heatmap's concepts in display order.
+
+    With ``domains`` (the hierarchy table: domain, role, concept): domains in file order, each
+    super-ordinate first, then its sub-ordinates in file order. Without it: domains and their
+    concepts in order of first appearance in ``pairs``.
+    """
+    in_pairs = pd.concat([
+        pairs[["concept_a", "domain_a"]].set_axis(["concept", "domain"], axis=1),
+        pairs[["concept_b", "domain_b"]].set_axis(["concept", "domain"], axis=1),
+    ]).drop_duplicates("concept")
+    if domains is None:
+        rank = {d: i for i, d in enumerate(pd.unique(in_pairs["domain"]))}
+        return in_pairs.sort_values("domain", key=lambda d: d.map(rank), kind="stable")
+    _require_columns(domains, ["domain", "role", "concept"], "hierarchy domains")
+    unknown = sorted(set(in_pairs["concept"]) - set(domains["concept"]))
+    if unknown:
+        raise ValueError(f"hierarchy_pairs concept(s) {unknown} are not in the domains table")
+    rank = {d: i for i, d in enumerate(pd.unique(domains["domain"]))}
+    ordered = domains.assign(_domain=domains["domain"].map(rank),
+                             _role=(domains["role"] != "super").astype(int))
+    ordered = ordered.sort_values(["_domain", "_role"], kind="stable")
+    ordered = ordered[ordered["concept"].isin(set(in_pairs["concept"]))]
+    return ordered[["concept", "domain"]]
+
+
+def _overlap_matrix(pairs: pd.DataFrame, concepts: Sequence[str]) -> pd.DataFrame:
+    """Symmetric [concept x concept] matrix of overlap (percent); NaN where no pair is given.
+
+    Raises ValueError when (a, b) and (b, a) carry different overlaps.
+    """
+    index = {c: i for i, c in enumerate(concepts)}
+    matrix = np.full((len(concepts), len(concepts)), np.nan)
+    for a, b, overlap in pairs[["concept_a", "concept_b", "overlap"]].itertuples(index=False):
+        i, j = index[a], index[b]
+        previous = matrix[i, j]
+        if np.isfinite(previous) and not np.isclose(previous, overlap):
+            raise ValueError(f"hierarchy_pairs gives two overlaps for {a} and {b}: "
+                             f"{previous} and {overlap}")
+        matrix[i, j] = matrix[j, i] = overlap
+    return pd.DataFrame(matrix, index=list(concepts), columns=list(concepts))
+
+
+def _domain_boundaries(domain_per_concept: Sequence[str]) -> tuple[list[int], list[float], list[str]]:
+    """(start index of each domain after the first, centre of each domain, domain names)."""
+    starts, centres, names = [], [], []
+    begin = 0
+    for k in range(1, len(domain_per_concept) + 1):
+        if k == len(domain_per_concept) or domain_per_concept[k] != domain_per_concept[begin]:
+            centres.append((begin + k - 1) / 2)
+            names.append(domain_per_concept[begin])
+            if k < len(domain_per_concept):
+                starts.append(k)
+            begin = k
+    return starts, centres, names
+
+
+def plot_hierarchy_heatmap(
+    hierarchy_pairs: pd.DataFrame,
+    model: str,
+    checkpoint: str,
+    paths: Sequence[PathLike],
+    *,
+    domains: pd.DataFrame | None = None,
+    score: str | None = None,
+    tau: float = 0.5,
+    fold: int | None = None,
+) -> pd.DataFrame:
+    """Fig. 4 / App. E: expert overlap of every pair of hierarchy concepts, ordered by domain.
+
+    Cell (a, b) = overlap of E(a) and E(b) as percent of their union (100 × Jaccard) for one
+    model, checkpoint, score, tau (0.5 in the paper) and ONE fold; domain blocks are separated
+    by white lines and named on top; the diagonal and pairs missing from the table are grey.
+    Pass ``domains`` (resources/hierarchy_domains.tsv) to put each super-ordinate first.
+
+    Returns the symmetric DataFrame [concept x concept] of the plotted percentages.
+    """
+    table = "hierarchy_pairs"
+    _require_columns(hierarchy_pairs, ["model", "checkpoint", "fold", "score", "tau", "concept_a",
+                                       "concept_b", "domain_a", "domain_b", "overlap"], table)
+    rows, _ = _select_value(hierarchy_pairs, "model", model, table)
+    rows, _ = _select_value(rows, "checkpoint", checkpoint, table)
+    rows, score = _select_value(rows, "score", score, table)
+    rows = _select_tau(rows, tau, table)
+    rows, fold = _select_fold(rows, fold, table)
+    order = _concept_order(rows, domains)
+    matrix = _overlap_matrix(rows, list(order["concept"]))
+    starts, centres, names = _domain_boundaries(list(order["domain"]))
+    n = len(matrix)
+    side = max(4.0, 0.2 * n + 2.5)
+    with _style(), sns.axes_style("white"):
+        fig, ax = plt.subplots(figsize=(side + 1.2, side), layout="constrained")
+        cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+        finite = matrix.to_numpy()[np.isfinite(matrix.to_numpy())]
+        vmax = max(float(finite.max()), 1e-9) if finite.size else 1.0
+        image = ax.imshow(np.ma.masked_invalid(matrix.to_numpy()), cmap=cmap, vmin=0,
+                          vmax=vmax, interpolation="nearest")
+        for k in starts:
+            ax.axhline(k - 0.5, color="white", linewidth=1.5)
+            ax.axvline(k - 0.5, color="white", linewidth=1.5)
+        ax.set_xticks(range(n))
+        ax.set_xticklabels(matrix.columns, rotation=90, fontsize=7)
+        ax.set_yticks(range(n))
+        ax.set_yticklabels(matrix.index, fontsize=7)
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(centres)
+        top.set_xticklabels(names, rotation=45, ha="left", fontsize=8)
+        fig.colorbar(image, ax=ax, shrink=0.7,
+                     label="expert overlap (% of union, 100 × Jaccard)")
+        ax.set_title(f"{model} @ {checkpoint}: expert overlap of hierarchy concepts "
+                     f"({_score_name(score)} > {tau:g}, fold {fold})")
+        _write_and_close(fig, paths)
+    return matrix
+
+
+# ----------------------------------------------------------------------------- Fig. 7 / App. F
+
+BLOCK_NAMES = {"mlp": "MLP", "attention": "attention"}
+
+
+def _layer_rows(layer_distribution: pd.DataFrame, model: str, tau: float, score: str | None,
+                fold: int | None) -> tuple[pd.DataFrame, str, int]:
+    """The layer_distribution rows of one model, tau, score and fold, with the score and fold."""
+    table = "layer_distribution"
+    _require_columns(layer_distribution, ["model", "checkpoint", "fold", "score", "tau", "block",
+                                          "sublayer", "layer", "n_units", "mean_experts",
+                                          "total_experts"], table)
+    rows, _ = _select_value(layer_distribution, "model", model, table)
+    rows, score = _select_value(rows, "score", score, table)
+    rows = _select_tau(rows, tau, table)
+    rows, fold = _select_fold(rows, fold, table)
+    return rows, score, fold
+
+
+def _block_totals(rows: pd.DataFrame, checkpoints: Sequence[str]) -> pd.DataFrame:
+    """Per checkpoint and block: total experts (sum over concepts and units) and per unit.
+
+    Returns DataFrame[checkpoint, block, total_experts, n_units, experts_per_unit], where
+    experts_per_unit = sum(mean_experts) / sum(n_units), the fraction of the block's units that
+    are experts of a concept, averaged over concepts.
+    """
+    totals = rows.groupby(["checkpoint", "block"], as_index=False)[
+        ["total_experts", "mean_experts", "n_units"]].sum()
+    totals["experts_per_unit"] = totals["mean_experts"] / totals["n_units"]
+    totals = _sort_by_checkpoint(totals, checkpoints, ["block"])
+    return totals[["checkpoint", "block", "total_experts", "n_units", "experts_per_unit"]]
+
+
+def _depth_profile(rows: pd.DataFrame, checkpoints: Sequence[str]) -> pd.DataFrame:
+    """Mean experts per concept in each layer (summed over the rows' sublayers), per checkpoint.
+
+    Returns DataFrame[checkpoint, layer, mean_experts].
+    """
+    depth = rows.groupby(["checkpoint", "layer"], as_index=False)["mean_experts"].sum()
+    return _sort_by_checkpoint(depth.sort_values("layer"), checkpoints, [])
+
+
+def _draw_block_totals(ax_total, ax_unit, totals: pd.DataFrame, checkpoints: Sequence[str]) -> None:
+    """Fig. 7(a): total experts per block over checkpoints, raw and per unit."""
+    blocks = [b for b in BLOCK_NAMES if b in set(totals["block"])]
+    colours = _palette([BLOCK_NAMES[b] for b in blocks])
+    position = {c: i for i, c in enumerate(checkpoints)}
+    for block in blocks:
+        s = totals[totals["block"] == block]
+        x = s["checkpoint"].map(position)
+        name = BLOCK_NAMES[block]
+        ax_total.plot(x, s["total_experts"], marker="o", color=colours[name], label=name)
+        ax_unit.plot(x, s["experts_per_unit"], marker="o", color=colours[name], label=name)
+    for ax in (ax_total, ax_unit):
+        _set_checkpoint_ticks(ax, checkpoints)
+        ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+        ax.legend(title="block", loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2,
+                  frameon=False)
+    ax_total.set_ylabel("total experts (sum over concepts)")
+    ax_total.set_title("(a) experts per block")
+    ax_unit.set_ylabel("fraction of the block's units\nthat are experts (mean over concepts)")
+    ax_unit.set_title("(a) normalised by the block's units")
+
+
+def _draw_depth(ax, depth: pd.DataFrame, checkpoints: Sequence[str], what: str) -> None:
+    """Fig. 7(b): mean experts per concept by layer, one line per checkpoint (early = dark)."""
+    colours = dict(zip(checkpoints, sns.color_palette("viridis", n_colors=len(checkpoints))))
+    for checkpoint in checkpoints:
+        s = depth[depth["checkpoint"] == checkpoint]
+        ax.plot(s["layer"], s["mean_experts"], marker="o", markersize=3.5,
+                color=colours[checkpoint], label=checkpoint)
+    ax.set_xlabel("layer (block index, 0 = first)")
+    ax.set_ylabel("experts per concept (mean over concepts)")
+    ax.set_title(f"(b) {what} by depth")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.legend(title="checkpoint", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+
+
+def plot_layer_distribution(
+    layer_distribution: pd.DataFrame,
+    model: str,
+    checkpoint_order: Sequence[str],
+    paths: Sequence[PathLike],
+    tau: float = 0.5,
+    *,
+    block: str | None = None,
+    sublayer: str | None = None,
+    score: str | None = None,
+    fold: int | None = None,
+) -> pd.DataFrame:
+    """Fig. 7 / App. F: where a model's experts sit, for one tau, score and ONE fold.
+
+    Without ``block`` and ``sublayer`` (Fig. 7): (a) total experts in MLP and attention blocks per
+    checkpoint, raw and as the fraction of the block's units (mean over concepts); (b) mean
+    experts per concept in each layer's MLP, one line per checkpoint. With ``block`` (e.g.
+    "attention", App. F.3) or ``sublayer`` (e.g. "dense_h_to_4h", App. F.4-F.7): only the depth
+    profile of those units. Expert counts are summed over the sublayers of a layer.
+
+    Returns DataFrame[panel, checkpoint, block, layer, value]: panel "total_experts" and
+    "experts_per_unit" (layer NaN) or "depth" (value = mean experts per concept, block = the
+    block or sublayer drawn).
+    """
+    rows, score, fold = _layer_rows(layer_distribution, model, tau, score, fold)
+    checkpoints = _checkpoints_present(rows, checkpoint_order, "layer_distribution")
+    title = f"{model}: experts (units with {_score_name(score)} > {tau:g}), fold {fold}"
+    with _style():
+        if block is None and sublayer is None:
+            fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
+            totals = _block_totals(rows, checkpoints)
+            _draw_block_totals(axes[0], axes[1], totals, checkpoints)
+            mlp, _ = _select_value(rows, "block", "mlp", "layer_distribution")
+            depth = _depth_profile(mlp, checkpoints).assign(block="mlp")
+            _draw_depth(axes[2], depth, checkpoints, "MLP")
+            data = pd.concat([
+                totals.assign(panel="total_experts", value=totals["total_experts"]),
+                totals.assign(panel="experts_per_unit", value=totals["experts_per_unit"]),
+                depth.assign(panel="depth", value=depth["mean_experts"]),
+            ])
+        else:
+            fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
+            selected, what = rows, ""
+            if block is not None:
+                selected, _ = _select_value(selected, "block", block, "layer_distribution")
+                what = BLOCK_NAMES.get(block, block)
+            if sublayer is not None:
+                selected, _ = _select_value(selected, "sublayer", sublayer, "layer_distribution")
+                what = f"{what} {sublayer}".strip()
+            depth = _depth_profile(selected, checkpoints).assign(block=what)
+            _draw_depth(ax, depth, checkpoints, what)
+            data = depth.assign(panel="depth", value=depth["mean_experts"])
+        fig.suptitle(title)
+        _write_and_close(fig, paths)
+    if "layer" not in data:
+        data["layer"] = np.nan
+    return data[["panel", "checkpoint", "block", "layer", "value"]].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- Table 2 / App. D
+
+
+def _hierarchy_rows(hierarchy: pd.DataFrame, model: str, checkpoint: str, score: str | None,
+                    tau: float, fold: int | None) -> tuple[pd.DataFrame, str, int]:
+    """The hierarchy rows of one model, checkpoint, score, tau and fold, with the score and fold."""
+    table = "hierarchy"
+    _require_columns(hierarchy, ["model", "checkpoint", "fold", "score", "tau", "domain",
+                                 "overlap", "empty_intersection", "baseline1", "baseline2"], table)
+    rows, _ = _select_value(hierarchy, "model", model, table)
+    rows, _ = _select_value(rows, "checkpoint", checkpoint, table)
+    rows, score = _select_value(rows, "score", score, table)
+    rows = _select_tau(rows, tau, table)
+    rows, fold = _select_fold(rows, fold, table)
+    repeated = sorted(rows.loc[rows["domain"].duplicated(), "domain"])
+    if repeated:
+        raise ValueError(f"hierarchy table repeats domain(s) {repeated} for {model} @ "
+                         f"{checkpoint}, score {score}, tau {tau}, fold {fold}")
+    columns = ["domain", "overlap", "baseline1", "baseline2", "empty_intersection"]
+    return rows[columns].reset_index(drop=True), score, fold
+
+
+def hierarchy_csv_table(
+    hierarchy: pd.DataFrame,
+    model: str,
+    checkpoint: str,
+    *,
+    score: str | None = None,
+    tau: float = 0.5,
+    fold: int | None = None,
+) -> pd.DataFrame:
+    """Table 2 / App. D for one model and checkpoint: one row per domain, in the table's order.
+
+    Returns DataFrame[domain, overlap, baseline1, baseline2, empty_intersection]: overlap = percent
+    of the experts shared by all sub-ordinates that the super-ordinate shares too (NaN when the
+    sub-ordinates share none: empty_intersection), baselines = means over randomisations.
+    """
+    return _hierarchy_rows(hierarchy, model, checkpoint, score, tau, fold)[0]
+
+
+def _percent_cell(value: float) -> str:
+    """A percentage with two decimals, or 'n/a' when undefined."""
+    return f"{value:.2f}" if np.isfinite(value) else "n/a"
+
+
+def hierarchy_markdown(
+    hierarchy: pd.DataFrame,
+    model: str,
+    checkpoint: str,
+    *,
+    score: str | None = None,
+    tau: float = 0.5,
+    fold: int | None = None,
+    tests: pd.DataFrame | None = None,
+) -> str:
+    """Table 2 / App. D as Markdown: Domain | % overlap | baseline 1 | baseline 2, two decimals.
+
+    An undefined overlap (the sub-ordinates share no expert) reads "n/a"; a note says so. With
+    ``tests`` (hierarchy_tests rows) a line per baseline gives the permutation test.
+    """
+    table, score, fold = _hierarchy_rows(hierarchy, model, checkpoint, score, tau, fold)
+    lines = [
+        f"**{model} @ {checkpoint}**: experts = units with {_score_name(score)} > {tau:g}, "
+        f"fold {fold}.",
+        "",
+        "| Domain | % overlap | baseline 1 | baseline 2 |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in table.itertuples(index=False):
+        lines.append(f"| {row.domain} | {_percent_cell(row.overlap)} | "
+                     f"{_percent_cell(row.baseline1)} | {_percent_cell(row.baseline2)} |")
+    if table["empty_intersection"].astype(bool).any():
+        lines += ["", "n/a: the sub-ordinate concepts share no expert, so the overlap is undefined."]
+    if tests is not None:
+        lines += ["", *_test_lines(tests, model, checkpoint, score, tau, fold)]
+    return "\n".join(lines) + "\n"
+
+
+def _test_lines(tests: pd.DataFrame, model: str, checkpoint: str, score: str, tau: float,
+                fold: int) -> list[str]:
+    """One Markdown line per baseline: the two-sample permutation test of real vs baseline."""
+    table = "hierarchy_tests"
+    _require_columns(tests, ["model", "checkpoint", "fold", "score", "tau", "baseline",
+                             "mean_real", "mean_baseline", "statistic", "p_value"], table)
+    rows = tests[(tests["model"] == model) & (tests["checkpoint"] == checkpoint)
+                 & (tests["score"] == score) & (tests["fold"] == fold)]
+    rows = _select_tau(rows, tau, table)
+    return [
+        f"Permutation test, real domains vs {row.baseline}: mean {row.mean_real:.2f} % vs "
+        f"{row.mean_baseline:.2f} %, statistic {row.statistic:.3g}, p = {row.p_value:.3g}."
+        for row in rows.itertuples(index=False)
+    ]

@@ -53,6 +53,13 @@ def intersection_counts(mask: np.ndarray, chunk: int = UNIT_CHUNK) -> np.ndarray
     return counts
 
 
+def _jaccard_from_intersections(intersection: np.ndarray) -> np.ndarray:
+    """Jaccard [n_c, n_c] from intersection counts whose diagonal holds the set sizes."""
+    sizes = np.diag(intersection).copy()
+    union = sizes[:, None] + sizes[None, :] - intersection
+    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+
+
 def jaccard_matrix(mask: np.ndarray, chunk: int = UNIT_CHUNK) -> np.ndarray:
     """Jaccard similarity |A ∩ B| / |A ∪ B| of every pair of expert sets.
 
@@ -60,11 +67,23 @@ def jaccard_matrix(mask: np.ndarray, chunk: int = UNIT_CHUNK) -> np.ndarray:
     [0, 1], computed with float32 matrix products over unit chunks. Two empty sets (empty union)
     get 0; the diagonal is 1 for non-empty sets.
     """
-    mask = np.asarray(mask, dtype=bool)
-    intersection = intersection_counts(mask, chunk)
-    sizes = np.diag(intersection).copy()
-    union = sizes[:, None] + sizes[None, :] - intersection
-    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+    return _jaccard_from_intersections(intersection_counts(np.asarray(mask, dtype=bool), chunk))
+
+
+def expert_jaccard(scores: np.ndarray, tau: float, chunk: int = UNIT_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """Jaccard of the expert sets {u: scores[c, u] > tau}, thresholding chunk by chunk.
+
+    Same result as jaccard_matrix(expert_mask(scores, tau)) without building the full
+    [n_concepts, n_units] mask. Returns (jaccard [n_c, n_c] float64, set sizes [n_c] int64).
+    """
+    scores = np.asarray(scores)
+    _check_2d(scores, "scores")
+    intersection = np.zeros((scores.shape[0], scores.shape[0]), dtype=np.float64)
+    for units in unit_chunks(scores.shape[1], chunk):
+        block = (scores[:, units] > tau).astype(np.float32)
+        intersection += block @ block.T
+    sizes = np.rint(np.diag(intersection)).astype(np.int64)
+    return _jaccard_from_intersections(intersection), sizes
 
 
 def cosine_matrix(x: np.ndarray, center: float = 0.0, chunk: int = UNIT_CHUNK) -> np.ndarray:
@@ -134,10 +153,12 @@ def pair_similarities(
     else:
         sizes = np.asarray(set_sizes)
         empty_union = (sizes[rows] == 0) & (sizes[cols] == 0)
-    return pd.DataFrame({
-        "word1": kept["word1"].to_numpy(),
-        "word2": kept["word2"].to_numpy(),
-        "score": kept["score"].to_numpy(dtype=np.float64),
-        "similarity": matrix[rows, cols].astype(np.float64),
-        "empty_union": empty_union,
-    })
+    return pd.DataFrame(
+        {
+            "word1": kept["word1"].to_numpy(),
+            "word2": kept["word2"].to_numpy(),
+            "score": kept["score"].to_numpy(dtype=np.float64),
+            "similarity": matrix[rows, cols].astype(np.float64),
+            "empty_union": empty_union,
+        }
+    )

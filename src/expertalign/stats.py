@@ -89,6 +89,22 @@ def _bootstrap_ci(
     return low, high
 
 
+def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """Spearman correlation of paired samples x, y [n] (scipy.stats.spearmanr, two-sided p).
+
+    Returns dict(n, spearman, p_value); NaNs with a logged reason when n < 3, x or y is
+    constant, or either holds a NaN.
+    """
+    x = _as_float_1d(x, "x")
+    y = _as_float_1d(y, "y")
+    reason = _degenerate_reason(x, y, min_n=3)
+    if reason is not None:
+        log.warning("Spearman undefined: %s", reason)
+        return {"n": len(x), "spearman": np.nan, "p_value": np.nan}
+    test = scipy.stats.spearmanr(x, y)
+    return {"n": len(x), "spearman": float(test.statistic), "p_value": float(test.pvalue)}
+
+
 def spearman_with_ci(
     x: Sequence[float] | np.ndarray,
     y: Sequence[float] | np.ndarray,
@@ -99,23 +115,21 @@ def spearman_with_ci(
     """Spearman correlation of paired samples with a bootstrap CI over pairs.
 
     x, y: [n] paired observations (e.g. model similarity and MEN score of n concept pairs).
-    The p-value is scipy.stats.spearmanr's (t-distribution, two-sided). The CI resamples pairs
-    (scipy.stats.bootstrap, paired=True) with the *percentile* method, which works with ties;
-    BCa does not (see BOOTSTRAP_METHOD).
+    The estimate and p-value are `spearman`'s. The CI resamples pairs (scipy.stats.bootstrap,
+    paired=True) with the *percentile* method, which works with ties; BCa does not (see
+    BOOTSTRAP_METHOD). A CI is NaN, with a logged warning, when a resample is degenerate.
 
     Returns dict(n, spearman, p_value, ci_low, ci_high); all but n are NaN, with the reason
     logged, when n < 3, x or y is constant, or either holds a NaN.
     """
-    x = _as_float_1d(x, "x")
-    y = _as_float_1d(y, "y")
-    result = {"n": len(x), "spearman": np.nan, "p_value": np.nan, "ci_low": np.nan, "ci_high": np.nan}
-    reason = _degenerate_reason(x, y, min_n=3)
-    if reason is not None:
-        log.warning("Spearman undefined: %s", reason)
+    result = {**spearman(x, y), "ci_low": np.nan, "ci_high": np.nan}
+    if np.isnan(result["spearman"]):
         return result
-    test = scipy.stats.spearmanr(x, y)
-    low, high = _bootstrap_ci((x, y), _spearman_along_last_axis, n_resamples, seed, confidence_level, paired=True)
-    result.update(spearman=float(test.statistic), p_value=float(test.pvalue), ci_low=low, ci_high=high)
+    data = (_as_float_1d(x, "x"), _as_float_1d(y, "y"))
+    low, high = _bootstrap_ci(
+        data, _spearman_along_last_axis, n_resamples, seed, confidence_level, paired=True
+    )
+    result.update(ci_low=low, ci_high=high)
     return result
 
 
@@ -183,8 +197,12 @@ def permutation_pvalue(
     a = _as_float_1d(a, "a")
     b = _as_float_1d(b, "b")
     if len(a) == 0 or len(b) == 0 or np.isnan(a).any() or np.isnan(b).any():
-        log.warning("permutation test undefined: sizes %d and %d, NaNs present: %s",
-                    len(a), len(b), bool(np.isnan(a).any() or np.isnan(b).any()))
+        log.warning(
+            "permutation test undefined: sizes %d and %d, NaNs present: %s",
+            len(a),
+            len(b),
+            bool(np.isnan(a).any() or np.isnan(b).any()),
+        )
         return {"statistic": np.nan, "p_value": np.nan}
     test = scipy.stats.permutation_test(
         (a, b),
@@ -202,10 +220,16 @@ def _mean_along_axis(values: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(values, axis=axis)
 
 
-def _mean_with_ci(values: np.ndarray, n_resamples: int, seed: int, confidence_level: float) -> dict[str, float]:
+def _mean_with_ci(
+    values: np.ndarray, n_resamples: int, seed: int, confidence_level: float
+) -> dict[str, float]:
     """Mean of `values` [n] with a percentile bootstrap CI; NaN CI when n < 2."""
-    row = {"mean": float(values.mean()) if len(values) else np.nan, "ci_low": np.nan, "ci_high": np.nan,
-           "n": len(values)}
+    row = {
+        "mean": float(values.mean()) if len(values) else np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "n": len(values),
+    }
     if len(values) < 2:
         return row
     if np.all(values == values[0]):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -24,32 +28,81 @@ def log_to_file(path: str | os.PathLike) -> None:
     )
 
 
-def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write ``table`` as CSV atomically (a temp file in the same folder, then a rename)."""
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temp path beside ``path``; on success it is renamed to ``path``, on error removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as fh:
-            table.to_csv(fh, index=False)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``table`` as CSV atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def write_parquet(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write ``table`` as Parquet atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write named arrays as an uncompressed .npz atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def write_jsonl(records: list[dict], path: str | os.PathLike) -> None:
+    """Write one JSON object per line, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """The JSON objects of a JSONL file."""
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def pool_table(pools: dict[str, list[dict]], backend: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sentence pool table (sentence_id, concept, prompt, sentence) and a diversity table.
+
+    Diversity: one row per concept with its backend, pool size and type/token ratio (the paper
+    quotes 0.34 for GPT-4 pools). An empty pool is an error naming the concept.
+    """
+    from expertalign.generation import type_token_ratio
+
+    empty = [c for c, records in pools.items() if not records]
+    if empty:
+        raise ValueError(f"no sentences for concept(s) {', '.join(empty)}")
+    rows = [
+        dict(concept=concept, prompt=r.get("prompt") or "other", sentence=r["sentence"])
+        for concept, records in pools.items()
+        for r in records
+    ]
+    pool = pd.DataFrame(rows)
+    pool.insert(0, "sentence_id", np.arange(len(pool)))
+    diversity = pd.DataFrame(
+        dict(
+            concept=concept,
+            backend=backend,
+            n_sentences=len(records),
+            type_token_ratio=type_token_ratio([r["sentence"] for r in records]),
+        )
+        for concept, records in pools.items()
+    )
+    return pool, diversity
 
 
 def read_tables(paths: list[str]) -> pd.DataFrame:

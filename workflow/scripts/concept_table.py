@@ -6,4 +6,4 @@ log_to_file(snakemake.log[0])
 from expertalign.workflow import concept_table, write_csv  # noqa: E402
 
 table = concept_table(snakemake.params.concepts, snakemake.params.hierarchy, snakemake.params.sense_overrides)
-write_csv(table, snakemake.output.tsv)
+write_csv(table, snakemake.output.csv)

@@ -1,0 +1,289 @@
+"""Exact, vectorised expertise scores of every unit: average precision (AP) and AUROC.
+
+Each unit is a binary classifier of positive (about the concept) vs negative sentences, its
+response the score. For positive i with response v_i, let tp_i = #positives >= v_i and
+fp_i = #negatives >= v_i (ties included). Then, exactly as scikit-learn:
+
+- ``average_precision_score`` = mean_i tp_i / (tp_i + fp_i)
+- ``roc_auc_score`` = sum_i (#neg < v_i + 0.5 * #neg == v_i) / (n_pos * n_neg)
+
+Both only need, per unit, the negatives sorted once and a binary search of each positive among
+them (``searchsorted``), so a pool of negatives shared by many concepts is sorted once
+(:class:`SortedNegatives`). Units are processed in chunks to bound memory; on CPU the rows are
+sorted with NumPy (several times faster than ``torch.sort`` there) and chunks run on a thread
+pool; on GPU everything stays in torch on the input's device.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+CPU_CHUNK_BYTES = 64 * 2**20  # working memory per CPU worker (small chunks stay cache-friendlier)
+SMALL_POOL = 16  # up to this many negatives per unit, count by direct comparison (NumPy path)
+BACKENDS = ("auto", "numpy", "torch")
+GPU_MEMORY_FRACTION = 0.5  # share of free GPU memory one chunk may use
+_BYTES_PER_VALUE = 128  # working bytes per (unit, value) in a chunk: sorted copy, sort indices, counts, ratios
+
+
+def _as_matrix(x, name: str) -> torch.Tensor:
+    """``x`` as a 2-D float tensor [rows, n_units] (float64 kept, other dtypes -> float32), finite."""
+    tensor = torch.as_tensor(x)
+    if tensor.dim() != 2:
+        raise ValueError(f"{name} must be 2-D [sentences, units], got shape {tuple(tensor.shape)}")
+    if tensor.dtype != torch.float64:
+        tensor = tensor.to(torch.float32)
+    if tensor.numel() and not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} contains NaN or inf")
+    return tensor
+
+
+def _sort_rows(x: torch.Tensor) -> torch.Tensor:
+    """``x`` [units, n] sorted ascending along each row (NumPy on CPU, torch elsewhere)."""
+    if x.device.type == "cpu":
+        array = np.array(x.numpy(), order="C")  # a copy: sorted in place below
+        array.sort(axis=1)
+        return torch.from_numpy(array)
+    return torch.sort(x, dim=1).values
+
+
+def _unit_rows(x: torch.Tensor, units: slice) -> torch.Tensor:
+    """Columns ``units`` of a [sentences, n_units] matrix as sorted rows [chunk_units, sentences]."""
+    return _sort_rows(x[:, units].T)
+
+
+def _chunk_slices(n_units: int, chunk_size: int) -> list[slice]:
+    return [slice(start, min(start + chunk_size, n_units)) for start in range(0, n_units, chunk_size)]
+
+
+def _auto_chunk_size(device: torch.device, values_per_unit: int) -> int:
+    """Units per chunk so that one chunk's working memory fits the budget of ``device``."""
+    per_unit = _BYTES_PER_VALUE * max(values_per_unit, 1)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        budget = int(free * GPU_MEMORY_FRACTION)
+    else:
+        budget = CPU_CHUNK_BYTES
+    return max(1, budget // per_unit)
+
+
+def _workers(device: torch.device, n_chunks: int) -> int:
+    return min(torch.get_num_threads(), n_chunks) if device.type == "cpu" else 1
+
+
+def _map_chunks(function, slices: Sequence[slice], device: torch.device) -> list:
+    """``[function(s) for s in slices]``, on a thread pool for CPU tensors (the work releases the GIL)."""
+    workers = _workers(device, len(slices))
+    if workers <= 1:
+        return [function(s) for s in slices]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(function, slices))
+
+
+def _counts_numpy(sorted_rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(#entries < v, #entries <= v) [units, m] for row-sorted [units, n] and values [units, m].
+
+    Few entries (n <= SMALL_POOL): direct comparisons; else one ``np.searchsorted`` per unit
+    (NumPy has no batched form; its binary search beats torch's batched one on CPU), and a second
+    search only when some value equals an entry.
+    """
+    n = sorted_rows.shape[1]
+    if n <= SMALL_POOL:
+        less = np.zeros(values.shape, dtype=np.int64)
+        less_equal = np.zeros(values.shape, dtype=np.int64)
+        for column in sorted_rows.T:
+            less += column[:, None] < values
+            less_equal += column[:, None] <= values
+        return less, less_equal
+    less = np.empty(values.shape, dtype=np.int64)
+    for row in range(len(sorted_rows)):
+        less[row] = np.searchsorted(sorted_rows[row], values[row], side="left")
+    tied = (less < n) & (np.take_along_axis(sorted_rows, np.minimum(less, n - 1), axis=1) == values)
+    if not tied.any():
+        return less, less
+    less_equal = np.empty_like(less)
+    for row in range(len(sorted_rows)):
+        less_equal[row] = np.searchsorted(sorted_rows[row], values[row], side="right")
+    return less, less_equal
+
+
+def _first_tie_numpy(sorted_pos: np.ndarray) -> np.ndarray:
+    """[units, n_pos]: for each entry of row-sorted positives, the index of its first equal entry."""
+    starts = np.ones(sorted_pos.shape, dtype=bool)
+    starts[:, 1:] = sorted_pos[:, 1:] != sorted_pos[:, :-1]
+    return np.maximum.accumulate(np.where(starts, np.arange(sorted_pos.shape[1]), 0), axis=1)
+
+
+def _score_chunk_numpy(
+    sorted_neg: torch.Tensor, sorted_pos: torch.Tensor, changes: list[tuple[torch.Tensor, int]], n_neg: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(AP, AUROC) [units] float64 of one chunk on CPU, in NumPy (see :func:`_score_chunk_torch`)."""
+    pos = sorted_pos.numpy()
+    less, less_equal = _counts_numpy(sorted_neg.numpy(), pos)
+    for rows, sign in changes:
+        extra_less, extra_equal = _counts_numpy(rows.numpy(), pos)
+        less, less_equal = less + sign * extra_less, less_equal + sign * extra_equal
+    n_pos = pos.shape[1]
+    true_pos = (n_pos - _first_tie_numpy(pos)).astype(np.float32)  # exact: integers < 2**24
+    precision = true_pos / (true_pos + (n_neg - less).astype(np.float32))
+    ap = precision.mean(axis=1, dtype=np.float64)
+    auroc = (less + less_equal).sum(axis=1) / (2.0 * n_pos * n_neg) if n_neg else np.full(len(ap), np.nan)
+    return torch.from_numpy(ap), torch.from_numpy(np.asarray(auroc, dtype=np.float64))
+
+
+def _counts_torch(sorted_rows: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(#entries < v, #entries <= v) [units, m] with batched ``torch.searchsorted``."""
+    less = torch.searchsorted(sorted_rows, values, side="left")
+    n = sorted_rows.shape[1]
+    if n == 0:
+        return less, less
+    tied = (less < n) & (sorted_rows.gather(1, less.clamp(max=n - 1)) == values)
+    if not bool(tied.any()):
+        return less, less
+    return less, torch.searchsorted(sorted_rows, values, side="right")
+
+
+def _first_tie_torch(sorted_pos: torch.Tensor) -> torch.Tensor:
+    """[units, n_pos]: for each entry of row-sorted positives, the index of its first equal entry."""
+    starts = torch.ones_like(sorted_pos, dtype=torch.bool)
+    starts[:, 1:] = sorted_pos[:, 1:] != sorted_pos[:, :-1]
+    index = torch.arange(sorted_pos.shape[1], device=sorted_pos.device).expand_as(sorted_pos)
+    return torch.where(starts, index, 0).cummax(dim=1).values
+
+
+def _score_chunk_torch(
+    sorted_neg: torch.Tensor, sorted_pos: torch.Tensor, changes: list[tuple[torch.Tensor, int]], n_neg: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(AP, AUROC) [units] float64 of one chunk of units, in torch on the tensors' device.
+
+    ``sorted_neg`` [units, n] and ``sorted_pos`` [units, n_pos] are row-sorted; ``changes`` lists
+    row-sorted extra negatives [units, k] with sign -1 (removed) or +1 (added); ``n_neg`` is the
+    resulting number of negatives.
+    """
+    less, less_equal = _counts_torch(sorted_neg, sorted_pos)
+    for rows, sign in changes:
+        extra_less, extra_equal = _counts_torch(rows, sorted_pos)
+        less, less_equal = less + sign * extra_less, less_equal + sign * extra_equal
+    n_pos = sorted_pos.shape[1]
+    true_pos = (n_pos - _first_tie_torch(sorted_pos)).float()  # exact: integers < 2**24
+    precision = true_pos / (true_pos + (n_neg - less).float())
+    ap = precision.mean(dim=1, dtype=torch.float64)
+    if n_neg == 0:
+        return ap, torch.full_like(ap, float("nan"))
+    return ap, (less + less_equal).sum(dim=1).double() / (2.0 * n_pos * n_neg)
+
+
+class SortedNegatives:
+    """A pool of negative responses [n_neg, n_units], sorted once per unit, scored against many positives.
+
+    ``scores(pos, remove, add)`` gives exactly ``average_precision`` and ``auroc`` of ``pos``
+    against the negatives minus rows ``remove`` plus rows ``add``, without sorting them again:
+    the few removed and added rows are counted separately and the counts corrected.
+    ``backend``: ``numpy`` (CPU only), ``torch`` (any device) or ``auto`` (NumPy on CPU, torch
+    elsewhere, the faster of the two measured on each).
+    """
+
+    def __init__(self, neg, chunk_size: int | None = None, backend: str = "auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.neg = _as_matrix(neg, "neg")
+        self.n_neg, self.n_units = self.neg.shape
+        self.device = self.neg.device
+        if backend == "auto":
+            backend = "numpy" if self.device.type == "cpu" else "torch"
+        if backend == "numpy" and self.device.type != "cpu":
+            raise ValueError(f"the numpy backend needs CPU tensors, got {self.device}")
+        self.backend = backend
+        self.chunk_size = chunk_size
+        slices = _chunk_slices(self.n_units, self._chunk(self.n_neg))
+        parts = _map_chunks(lambda units: _unit_rows(self.neg, units), slices, self.device)
+        self.sorted = torch.cat(parts) if parts else self.neg.new_empty(0, self.n_neg)  # [n_units, n_neg]
+
+    def _chunk(self, values_per_unit: int) -> int:
+        return self.chunk_size or _auto_chunk_size(self.device, values_per_unit)
+
+    def _changes(self, remove, add) -> list[tuple[torch.Tensor, int]]:
+        """Validated removed rows (sign -1) and added rows (sign +1), each [k, n_units], k >= 1."""
+        changes = []
+        if remove is not None and len(remove):
+            index = torch.as_tensor(np.asarray(remove), dtype=torch.long)
+            if index.dim() != 1 or int(index.min()) < 0 or int(index.max()) >= self.n_neg:
+                raise ValueError(f"remove must be row indices in [0, {self.n_neg}), got {remove!r}")
+            if len(torch.unique(index)) != len(index):
+                raise ValueError("remove has repeated row indices")
+            changes.append((self.neg[index.to(self.device)], -1))
+        if add is not None and len(add):
+            added = _as_matrix(add, "add").to(device=self.device, dtype=self.neg.dtype)
+            if added.shape[1] != self.n_units:
+                raise ValueError(f"add has {added.shape[1]} units, the negatives {self.n_units}")
+            changes.append((added, 1))
+        return changes
+
+    def scores(self, pos, remove=None, add=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(AP, AUROC), each [n_units] float32 on the pool's device, of ``pos`` [n_pos, n_units].
+
+        Negatives: this pool minus rows ``remove`` (indices into it) plus rows ``add`` [k, n_units].
+        AUROC is NaN when no negatives remain.
+        """
+        pos = _as_matrix(pos, "pos").to(device=self.device, dtype=self.neg.dtype)
+        if pos.shape[0] == 0:
+            raise ValueError("pos has no rows: AP needs at least one positive")
+        if pos.shape[1] != self.n_units:
+            raise ValueError(f"pos has {pos.shape[1]} units, the negatives {self.n_units}")
+        changes = self._changes(remove, add)
+        n_neg = self.n_neg + sum(sign * len(rows) for rows, sign in changes)
+        kernel = _score_chunk_numpy if self.backend == "numpy" else _score_chunk_torch
+
+        def score(units: slice) -> tuple[torch.Tensor, torch.Tensor]:
+            chunk_changes = [(_unit_rows(rows, units), sign) for rows, sign in changes]
+            return kernel(self.sorted[units], _unit_rows(pos, units), chunk_changes, n_neg)
+
+        slices = _chunk_slices(self.n_units, self._chunk(pos.shape[0]))
+        parts = _map_chunks(score, slices, self.device)
+        ap = torch.cat([part[0] for part in parts]).float()
+        auroc = torch.cat([part[1] for part in parts]).float()
+        return ap, auroc
+
+
+def average_precision(pos, neg, chunk_size: int | None = None, backend: str = "auto") -> torch.Tensor:
+    """AP [n_units] float32 of each unit: positives ``pos`` [n_pos, n_units] vs ``neg`` [n_neg, n_units].
+
+    Equal to ``sklearn.metrics.average_precision_score`` per unit (labels 1 for pos, 0 for neg),
+    ties included. Torch tensors or NumPy arrays; runs on the input's device.
+    """
+    return SortedNegatives(neg, chunk_size, backend).scores(pos)[0]
+
+
+def auroc(pos, neg, chunk_size: int | None = None, backend: str = "auto") -> torch.Tensor:
+    """AUROC [n_units] float32 of each unit, equal to ``sklearn.metrics.roc_auc_score`` (ties count 0.5)."""
+    return SortedNegatives(neg, chunk_size, backend).scores(pos)[1]
+
+
+def normalized_ap(ap, n_pos, n_neg) -> np.ndarray:
+    """(AP - r) / (1 - r) with r = n_pos / (n_pos + n_neg), the positive rate (AP's chance level).
+
+    ``ap`` [n_units] or [n_concepts, n_units]; ``n_pos``, ``n_neg`` scalars or [n_concepts].
+    0 at chance, 1 for a perfect unit, whatever the class balance.
+    """
+    ap = np.asarray(ap)
+    n_pos = np.asarray(n_pos, dtype=np.float64)
+    n_neg = np.asarray(n_neg, dtype=np.float64)
+    if np.any(n_pos <= 0) or np.any(n_neg <= 0):
+        raise ValueError("normalized AP needs n_pos > 0 and n_neg > 0")
+    rate = n_pos / (n_pos + n_neg)
+    if ap.ndim == 2 and rate.ndim == 1:
+        rate = rate[:, None]
+    return ((ap - rate) / (1.0 - rate)).astype(ap.dtype if ap.dtype.kind == "f" else np.float64)
+
+
+def expert_mask(scores, tau: float) -> np.ndarray:
+    """Boolean mask of experts: ``scores > tau`` (strict), same shape as ``scores``."""
+    return np.asarray(scores) > tau

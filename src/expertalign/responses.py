@@ -1,0 +1,205 @@
+"""Record per-sentence unit responses with forward hooks.
+
+The response of unit (module m, channel j) to a sentence is its output channel j pooled over the
+sentence's real tokens (padding masked out): ``max`` (the paper's), ``mean`` or ``last``. It does
+not depend on the batch a sentence is in, nor on left or right padding (position ids are derived
+from the attention mask).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import Iterator, Sequence
+
+import torch
+from tqdm.auto import tqdm
+from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
+
+from expertalign.models import module_widths
+
+log = logging.getLogger(__name__)
+
+POOLINGS = ("max", "mean", "last")
+PROGRESS_INTERVAL_S = 30.0  # tqdm mininterval: a handful of lines per minute in log files
+
+
+def input_device(model: PreTrainedModel) -> torch.device:
+    """The device of ``model``'s input embeddings (where input ids must go)."""
+    return model.get_input_embeddings().weight.device
+
+
+def context_length(model: PreTrainedModel) -> int | None:
+    """Tokens the model can take at once (config max_position_embeddings or n_positions), or None."""
+    for key in ("max_position_embeddings", "n_positions"):
+        value = getattr(model.config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def model_inputs(model: PreTrainedModel, encoding: BatchEncoding, device: torch.device) -> dict[str, torch.Tensor]:
+    """Keyword arguments of ``model.forward`` for a padded batch, on ``device``.
+
+    Adds ``position_ids`` = running count of real tokens - 1, so a left-padded sentence gets the
+    same positions as alone; keys the forward does not accept (e.g. token_type_ids) are dropped;
+    no key/value cache is built.
+    """
+    accepted = inspect.signature(model.forward).parameters
+    inputs = {k: v.to(device) for k, v in encoding.items() if k in accepted and isinstance(v, torch.Tensor)}
+    if "position_ids" in accepted:
+        mask = inputs["attention_mask"]
+        inputs["position_ids"] = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    if "use_cache" in accepted:
+        inputs["use_cache"] = False
+    return inputs
+
+
+def last_token_index(mask: torch.Tensor) -> torch.Tensor:
+    """[batch] index of each row's last real token for a [batch, seq] 0/1 mask (left or right padding)."""
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    return (mask.bool() * positions).argmax(dim=1)
+
+
+def pool_tokens(output: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """Pool a module output [batch, seq, channels] over real tokens -> [batch, channels] float32.
+
+    ``mask`` [batch, seq] is 1 for real tokens, 0 for padding.
+    """
+    real = mask.bool().unsqueeze(-1)  # [batch, seq, 1]
+    if pooling == "max":
+        return output.masked_fill(~real, float("-inf")).amax(dim=1).float()
+    if pooling == "mean":
+        total = output.masked_fill(~real, 0).sum(dim=1, dtype=torch.float32)
+        return total / mask.sum(dim=1, keepdim=True).float()
+    if pooling == "last":
+        rows = torch.arange(output.shape[0], device=output.device)
+        return output[rows, last_token_index(mask)].float()
+    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+
+
+def _finite_rows(output: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[batch] bool: no NaN or inf among the real tokens of each row of [batch, seq, channels]."""
+    total = output.masked_fill(~mask.bool().unsqueeze(-1), 0).sum(dim=(1, 2), dtype=torch.float32)
+    return torch.isfinite(total)
+
+
+@contextlib.contextmanager
+def recording_hooks(model: PreTrainedModel, module_names: Sequence[str], hook_fn) -> Iterator[None]:
+    """Register ``hook_fn(index, output)`` as forward hook on each named module; removed on exit."""
+    modules = dict(model.named_modules())
+    handles = []
+    try:
+        for index, name in enumerate(module_names):
+            handles.append(
+                modules[name].register_forward_hook(lambda _m, _in, out, index=index: hook_fn(index, out))
+            )
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _check_sentences(sentences: Sequence[str]) -> None:
+    for index, sentence in enumerate(sentences):
+        if not isinstance(sentence, str) or not sentence.strip():
+            raise ValueError(f"sentence {index} is empty or not a string: {sentence!r}")
+
+
+def _token_lengths(tokenizer: PreTrainedTokenizerBase, sentences: Sequence[str]) -> list[int]:
+    return [len(ids) for ids in tokenizer(list(sentences), truncation=False)["input_ids"]]
+
+
+def _batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Sentence indices grouped in batches of similar length, longest first."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+class _BatchRecorder:
+    """Forward-hook state: pools each module's output into a preallocated [batch, n_units] buffer."""
+
+    def __init__(self, module_names: Sequence[str], widths: Sequence[int], pooling: str, device: torch.device):
+        self.module_names = list(module_names)
+        self.offsets = [0]
+        for width in widths:
+            self.offsets.append(self.offsets[-1] + width)
+        self.pooling = pooling
+        self.device = device
+        self.mask: torch.Tensor | None = None
+        self.buffer: torch.Tensor | None = None
+        self.finite: torch.Tensor | None = None
+
+    def start(self, mask: torch.Tensor) -> None:
+        batch = mask.shape[0]
+        self.mask = mask
+        self.buffer = torch.empty(batch, self.offsets[-1], dtype=torch.float32, device=self.device)
+        self.finite = torch.ones(batch, len(self.module_names), dtype=torch.bool, device=self.device)
+
+    def __call__(self, index: int, output: torch.Tensor) -> None:
+        if output.dim() != 3:
+            raise ValueError(f"module {self.module_names[index]} output has shape {tuple(output.shape)}, "
+                             "expected [batch, seq, channels]")
+        mask = self.mask.to(output.device)
+        start, stop = self.offsets[index], self.offsets[index + 1]
+        self.buffer[:, start:stop] = pool_tokens(output, mask, self.pooling).to(self.device)
+        self.finite[:, index] = _finite_rows(output, mask).to(self.device)
+
+    def check_finite(self, sentence_ids: Sequence[int]) -> None:
+        """Raise ValueError naming the first module and sentence with a NaN or inf output."""
+        if bool(self.finite.all()):
+            return
+        row, index = (~self.finite).nonzero()[0].tolist()
+        raise ValueError(
+            f"non-finite (NaN or inf) output in module {self.module_names[index]} "
+            f"for sentence {sentence_ids[row]}"
+        )
+
+
+def record_responses(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sentences: Sequence[str],
+    module_names: Sequence[str],
+    batch_size: int = 32,
+    pooling: str = "max",
+    max_length: int = 128,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    output_device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Responses [n_sentences, n_units] float32 of every unit to every sentence, in input order.
+
+    Columns follow ``module_names`` then channels (the unit table's order). ``device``: where
+    inputs go (default: the model's input embeddings); ``output_device``: where the result lives
+    (cpu by default; the model's device keeps a GPU pipeline off the host). Sentences longer than
+    ``max_length`` tokens (or the model's context) are truncated, with one warning giving the count.
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    _check_sentences(sentences)
+    device = input_device(model) if device is None else torch.device(device)
+    widths = module_widths(model, module_names)
+    result = torch.empty(len(sentences), sum(widths), dtype=torch.float32, device=output_device)
+    limit = min(max_length, context_length(model) or max_length)
+    lengths = _token_lengths(tokenizer, sentences)
+    n_long = sum(length > limit for length in lengths)
+    if n_long:
+        log.warning("%d of %d sentences are longer than %d tokens and were truncated", n_long, len(sentences), limit)
+    recorder = _BatchRecorder(module_names, widths, pooling, device)
+    bar = tqdm(total=len(sentences), unit="sent", mininterval=PROGRESS_INTERVAL_S, disable=not progress,
+               desc="responses")
+    with recording_hooks(model, module_names, recorder), torch.inference_mode(), bar:
+        for batch in _batches_by_length(lengths, batch_size):
+            encoding = tokenizer([sentences[i] for i in batch], padding=True, truncation=True,
+                                 max_length=limit, return_tensors="pt")
+            inputs = model_inputs(model, encoding, device)
+            recorder.start(inputs["attention_mask"])
+            model(**inputs)
+            recorder.check_finite(batch)
+            result[torch.as_tensor(batch, device=result.device)] = recorder.buffer.to(result.device)
+            bar.update(len(batch))
+    return result

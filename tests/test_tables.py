@@ -1,0 +1,247 @@
+"""Tests for expertalign.tables: contract columns and known answers on synthetic score matrices."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+from sklearn.metrics import jaccard_score
+from sklearn.metrics.pairwise import cosine_similarity
+
+from expertalign.stats import partial_spearman
+from expertalign.tables import (
+    TABLE_COLUMNS,
+    alignment_rows,
+    checkpoint_stability_rows,
+    embedding_rows,
+    expert_count_rows,
+    fold_stability_rows,
+    hierarchy_pair_rows,
+    hierarchy_rows,
+    hierarchy_test_rows,
+    layer_rows,
+    lexical_rows,
+    partial_rows,
+)
+
+RUN = {"model": "tiny", "checkpoint": "final", "fold": 0, "score": "ap"}
+STATS = {"n_resamples": 200, "seed": 0}
+
+
+def _nested_scores():
+    """Concept a-n has experts 0..49; b{k}-n has experts 5k..5k+49, so Jaccard(a, b_k) falls with k.
+
+    e1-n and e2-n have no experts at all. Experts score 0.9, the rest 0.1.
+    """
+    concepts = ["a-n"] + [f"b{k}-n" for k in range(1, 6)] + ["e1-n", "e2-n"]
+    scores = np.full((len(concepts), 100), 0.1, dtype=np.float32)
+    scores[0, :50] = 0.9
+    for k in range(1, 6):
+        scores[k, 5 * k : 5 * k + 50] = 0.9
+    pairs = pd.DataFrame(
+        {
+            "word1": ["a-n"] * 5 + ["e1-n", "a-n"],
+            "word2": [f"b{k}-n" for k in range(1, 6)] + ["e2-n", "absent-n"],
+            "score": [45.0, 40.0, 35.0, 30.0, 25.0, 1.0, 50.0],
+        }
+    )
+    return concepts, scores, pairs
+
+
+def test_alignment_rows_known_answers_and_columns():
+    concepts, scores, pairs = _nested_scores()
+    table = alignment_rows(scores, concepts, pairs, taus=[0.5, 0.9], **RUN, **STATS)
+    assert list(table.columns) == TABLE_COLUMNS["alignment"]
+    assert table["measure"].tolist() == ["jaccard", "jaccard", "cosine", "cosine_centered"]
+    assert (table[["model", "checkpoint", "fold", "score"]] == pd.Series(RUN)).all().all()
+    assert (table["n_pairs"] == 6).all()  # the pair with absent-n is left out
+    at_05 = table.iloc[0]
+    assert at_05["spearman"] == pytest.approx(1.0) and at_05["n_empty_union"] == 1
+    at_09 = table.iloc[1]  # no score is above 0.9: every union empty, similarity constant
+    assert at_09["n_empty_union"] == 6 and np.isnan(at_09["spearman"]) and np.isnan(at_09["ci_low"])
+    assert np.isnan(table.loc[2, "tau"]) and table.loc[2, "n_empty_union"] == 0
+
+
+def test_alignment_rows_match_direct_computation_on_random_scores():
+    rng = np.random.default_rng(0)
+    concepts = [f"c{i}-n" for i in range(12)]
+    scores = rng.random((12, 80)).astype(np.float32)
+    index = rng.choice(12, size=(30, 2))
+    index = index[index[:, 0] != index[:, 1]]
+    pairs = pd.DataFrame(
+        {
+            "word1": [concepts[i] for i in index[:, 0]],
+            "word2": [concepts[j] for j in index[:, 1]],
+            "score": rng.uniform(0, 50, size=len(index)),
+        }
+    )
+    table = alignment_rows(scores, concepts, pairs, taus=[0.7], **RUN, **STATS).set_index("measure")
+    jaccard = [jaccard_score(scores[i] > 0.7, scores[j] > 0.7) for i, j in index]
+    centred = cosine_similarity(scores - 0.5)
+    expected_jaccard = scipy.stats.spearmanr(jaccard, pairs["score"])
+    expected_centred = scipy.stats.spearmanr([centred[i, j] for i, j in index], pairs["score"])
+    assert table.loc["jaccard", "spearman"] == pytest.approx(expected_jaccard.statistic)
+    assert table.loc["jaccard", "p_value"] == pytest.approx(expected_jaccard.pvalue)
+    assert table.loc["cosine_centered", "spearman"] == pytest.approx(expected_centred.statistic)
+    assert (
+        table.loc["jaccard", "ci_low"] <= table.loc["jaccard", "spearman"] <= table.loc["jaccard", "ci_high"]
+    )
+
+
+def test_alignment_centring_depends_on_score_kind():
+    rng = np.random.default_rng(1)
+    concepts = [f"c{i}-n" for i in range(8)]
+    scores = rng.uniform(-0.5, 1.0, size=(8, 40)).astype(np.float32)
+    pairs = pd.DataFrame({"word1": concepts[:4], "word2": concepts[4:], "score": [1.0, 2.0, 3.0, 4.0]})
+    run = {**RUN, "score": "ap_normalized"}
+    table = alignment_rows(scores, concepts, pairs, taus=[0.5], **run, **STATS).set_index("measure")
+    assert table.loc["cosine", "spearman"] == table.loc["cosine_centered", "spearman"]
+    with pytest.raises(ValueError, match="bogus"):
+        alignment_rows(scores, concepts, pairs, taus=[0.5], **{**RUN, "score": "bogus"}, **STATS)
+
+
+def test_lexical_and_embedding_rows_match_scipy():
+    rng = np.random.default_rng(2)
+    concepts = [f"c{i}-n" for i in range(10)]
+    pairs = pd.DataFrame(
+        {
+            "word1": concepts[:5] * 2,
+            "word2": concepts[5:] + concepts[1:6],
+            "score": rng.uniform(0, 50, size=10),
+        }
+    )
+    lexical = cosine_similarity(rng.random((10, 6)))
+    table = lexical_rows(lexical, concepts, pairs, weighting="tfidf", **STATS)
+    assert list(table.columns) == TABLE_COLUMNS["lexical_baseline"]
+    expected = scipy.stats.spearmanr(
+        [lexical[concepts.index(a), concepts.index(b)] for a, b in zip(pairs.word1, pairs.word2)], pairs.score
+    )
+    assert table.loc[0, "spearman"] == pytest.approx(expected.statistic)
+    assert (table.loc[0, "measure"], table.loc[0, "weighting"], table.loc[0, "n_pairs"]) == (
+        "lexical",
+        "tfidf",
+        10,
+    )
+
+    embeddings = rng.normal(size=(10, 16))
+    rows = embedding_rows(embeddings, concepts, pairs, model="m", checkpoint="init", pooling="mean", **STATS)
+    assert list(rows.columns) == TABLE_COLUMNS["embedding_baseline"]
+    cos = cosine_similarity(embeddings)
+    expected = scipy.stats.spearmanr(
+        [cos[concepts.index(a), concepts.index(b)] for a, b in zip(pairs.word1, pairs.word2)], pairs.score
+    )
+    assert rows.loc[0, "spearman"] == pytest.approx(expected.statistic)
+    assert rows.loc[0, "pooling"] == "mean"
+
+
+def test_partial_rows_use_pairs_with_scores_and_lexical_vectors():
+    rng = np.random.default_rng(3)
+    concepts = [f"c{i}-n" for i in range(14)]
+    scores = rng.random((14, 60)).astype(np.float32)
+    pairs = pd.DataFrame(
+        {
+            "word1": concepts[:7] + ["c0-n"],
+            "word2": concepts[7:] + ["zzz-n"],
+            "score": rng.uniform(0, 50, size=8),
+        }
+    )
+    lexical_concepts = concepts[:13]  # c13-n has no lexical vector -> pair (c6, c13) left out
+    lexical = cosine_similarity(rng.random((13, 5)))
+    table = partial_rows(scores, concepts, pairs, [0.5, 0.6], lexical, lexical_concepts, **RUN)
+    assert list(table.columns) == TABLE_COLUMNS["partial_alignment"]
+    assert (table["n_pairs"] == 6).all()
+    kept = pairs.iloc[:6]
+    ids = [(concepts.index(a), concepts.index(b)) for a, b in zip(kept.word1, kept.word2)]
+    jaccard = [jaccard_score(scores[i] > 0.5, scores[j] > 0.5, zero_division=0.0) for i, j in ids]
+    lex = [lexical[i, j] for i, j in ids]
+    expected = partial_spearman(jaccard, kept.score, lex)
+    assert table.loc[0, "partial_spearman"] == pytest.approx(expected["partial_spearman"])
+    assert table.loc[0, "spearman"] == pytest.approx(scipy.stats.spearmanr(jaccard, kept.score).statistic)
+
+
+def _hierarchy_fixture():
+    hierarchy = pd.DataFrame(
+        {
+            "domain": ["animal"] * 3 + ["colour"] * 3,
+            "role": ["super", "sub", "sub"] * 2,
+            "concept": ["animal-n", "dog-n", "cat-n", "colour-n", "red-n", "blue-n"],
+        }
+    )
+    concepts = ["other-n", "animal-n", "dog-n", "cat-n", "colour-n", "red-n", "blue-n"]
+    scores = np.full((7, 12), 0.2, dtype=np.float32)
+    scores[2, [0, 1, 2, 3, 8]] = 0.8  # dog
+    scores[3, [0, 1, 2, 3, 9]] = 0.8  # cat: shares 0..3 with dog
+    scores[1, [0, 1]] = 0.8  # animal: 2 of the 4 shared -> 50 %
+    scores[5, [4, 5, 10]] = 0.8  # red
+    scores[6, [4, 5, 11]] = 0.8  # blue
+    scores[4, [4, 5]] = 0.6  # colour: both shared at tau 0.5, none at 0.7
+    return hierarchy, concepts, scores
+
+
+def test_hierarchy_rows_tests_and_pairs():
+    hierarchy, concepts, scores = _hierarchy_fixture()
+    table = hierarchy_rows(scores, concepts, hierarchy, [0.5, 0.7], iterations=20, seed=0, **RUN)
+    assert list(table.columns) == TABLE_COLUMNS["hierarchy"]
+    overlap = table.set_index(["tau", "domain"])["overlap"]
+    assert overlap[(0.5, "animal")] == 50.0 and overlap[(0.5, "colour")] == 100.0
+    assert overlap[(0.7, "colour")] == 0.0
+    tests = hierarchy_test_rows(table, n_resamples=100, seed=0)
+    assert list(tests.columns) == TABLE_COLUMNS["hierarchy_tests"]
+    assert len(tests) == 4 and set(tests["baseline"]) == {"baseline1", "baseline2"}
+    assert tests.loc[0, "mean_real"] == pytest.approx(75.0)
+    pairs = hierarchy_pair_rows(scores, concepts, hierarchy, [0.5], **RUN)
+    assert list(pairs.columns) == TABLE_COLUMNS["hierarchy_pairs"]
+    assert len(pairs) == 36
+    dog_cat = pairs[(pairs.concept_a == "dog-n") & (pairs.concept_b == "cat-n")]["overlap"].item()
+    assert dog_cat == pytest.approx(100 * 4 / 6)
+
+
+def test_hierarchy_rows_need_every_hierarchy_concept():
+    hierarchy, concepts, scores = _hierarchy_fixture()
+    with pytest.raises(ValueError, match="blue-n"):
+        hierarchy_rows(scores[:6], concepts[:6], hierarchy, [0.5], iterations=2, seed=0, **RUN)
+
+
+def test_knowledge_rows_have_contract_columns_and_ids():
+    concepts = ["dog-n", "cat-n"]
+    scores = np.array([[0.9, 0.6, 0.1, 0.1], [0.9, 0.1, 0.6, 0.1]], dtype=np.float32)
+    counts = expert_count_rows(scores, concepts, [0.5], **RUN)
+    assert list(counts.columns) == TABLE_COLUMNS["expert_counts"]
+    assert counts["n_experts"].tolist() == [2, 2] and (counts["model"] == "tiny").all()
+
+    later = np.array([[0.9, 0.6, 0.6, 0.1], [0.9, 0.1, 0.6, 0.1]], dtype=np.float32)
+    stability = checkpoint_stability_rows(
+        {"step1": (concepts, scores), "step2": (concepts, later)},
+        ["step1", "step2"],
+        [0.5],
+        model="tiny",
+        fold=0,
+        score="ap",
+    )
+    assert list(stability.columns) == TABLE_COLUMNS["checkpoint_stability"]
+    assert stability["jaccard"].tolist() == pytest.approx([2 / 3, 1.0])
+
+    unit_table = pd.DataFrame(
+        {
+            "unit": range(4),
+            "module": ["a", "a", "m", "m"],
+            "layer": [0, 0, 0, 0],
+            "block": ["attention", "attention", "mlp", "mlp"],
+            "sublayer": ["dense", "dense", "dense_4h_to_h", "dense_4h_to_h"],
+            "channel": [0, 1, 0, 1],
+        }
+    )
+    layers = layer_rows(scores, unit_table, [0.5], **RUN)
+    assert list(layers.columns) == TABLE_COLUMNS["layer_distribution"]
+    assert layers["total_experts"].tolist() == [3, 1]
+
+    folds = fold_stability_rows(
+        {0: (concepts, scores), 1: (concepts, later)},
+        [0.5],
+        model="tiny",
+        checkpoint="final",
+        positive_size=30,
+        negative_size=75,
+        score="ap",
+    )
+    assert list(folds.columns) == TABLE_COLUMNS["fold_stability"]
+    assert (folds["positive_size"] == 30).all() and folds["jaccard"].tolist() == pytest.approx([2 / 3, 1.0])

@@ -1,0 +1,137 @@
+"""The workflow end to end on a tiny config, its fan-out on the paper config, and partial reruns."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_fixtures import CONCEPTS, REPO, run_snakemake, tiny_config
+
+pytestmark = pytest.mark.slow
+
+FIGURES = [
+    "fig1_stability", "fig2_alignment", "fig3_embedding_baseline", "fig5_expert_counts",
+    "fig6_checkpoint_stability", "fig8_cosine_variants",
+]
+MODELS = ["tiny-gptneox", "tiny-bert"]
+CHECKPOINTS = ["step1", "step2"]
+
+
+def planned_jobs(result) -> dict[str, int]:
+    """Job counts per rule from a dry run's stats table."""
+    counts = {}
+    for line in (result.stdout + result.stderr).splitlines():
+        match = re.match(r"^(\w+)\s+(\d+)\s*$", line.strip())
+        if match and match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, men_dir):
+    """Run the whole tiny workflow once; later tests read its results."""
+    root = tmp_path_factory.mktemp("tiny")
+    config = tiny_config(root / "inputs", men_dir)
+    work = root / "work"
+    result = run_snakemake(work, config, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-6000:]
+    return work, config
+
+
+def test_every_figure_is_written(finished_run):
+    work, _ = finished_run
+    figures = work / "results" / "figures"
+    names = FIGURES + [f"hierarchy/fig4_hierarchy_heatmap_{m}_{c}" for m in MODELS for c in CHECKPOINTS]
+    names += [f"layers/fig7_layer_distribution_{m}_mlp" for m in MODELS]
+    for name in names:
+        assert (figures / f"{name}.pdf").read_bytes()[:4] == b"%PDF", name
+        assert (figures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_alignment_table_has_every_condition_with_finite_values(finished_run):
+    work, _ = finished_run
+    table = pd.read_csv(work / "results/tables/alignment.csv")
+    jaccard = table[table["measure"] == "jaccard"]
+    assert len(jaccard) == len(MODELS) * len(CHECKPOINTS) * 2 * 2  # models x checkpoints x folds x taus
+    assert set(table["measure"]) == {"jaccard", "cosine", "cosine_centered"}
+    cosine = table[table["measure"] == "cosine"]
+    assert np.isfinite(cosine["spearman"]).all()
+    assert (cosine["n_pairs"] >= 10).all()  # the MEN pairs among the 14 concepts
+    assert ((cosine["ci_low"] <= cosine["spearman"]) & (cosine["spearman"] <= cosine["ci_high"])).all()
+
+
+def test_score_files_cover_every_concept_and_unit(finished_run):
+    work, _ = finished_run
+    units = pd.read_parquet(work / "results/units/tiny-gptneox.parquet")
+    scores = np.load(work / "results/ap/tiny-gptneox/step2/fold0.npz")
+    assert sorted(scores["concepts"]) == sorted(CONCEPTS)
+    assert scores["ap"].shape == (len(CONCEPTS), len(units))
+    assert np.isfinite(scores["ap"]).all() and (scores["ap"] >= 0).all() and (scores["ap"] <= 1).all()
+    assert (scores["n_pos"] == 6).all() and (scores["n_neg"] == 15).all()
+
+
+def test_analysis_tables_hold_the_expected_rows(finished_run):
+    work, _ = finished_run
+    tables = work / "results" / "tables"
+    counts = pd.read_csv(tables / "expert_counts.csv")
+    assert len(counts) == len(MODELS) * len(CHECKPOINTS) * 2 * 2 * len(CONCEPTS)
+    assert (counts["n_experts"] <= counts["n_units"]).all()
+    hierarchy = pd.read_csv(tables / "hierarchy.csv")
+    assert set(hierarchy["domain"]) == {"animal", "vehicle"}
+    assert hierarchy["overlap"].between(0, 100).all()
+    stability = pd.read_csv(tables / "checkpoint_stability.csv")
+    assert set(zip(stability["checkpoint"], stability["next_checkpoint"])) == {("step1", "step2")}
+    assert stability["jaccard"].between(0, 1).all()
+    folds = pd.read_csv(tables / "fold_stability.csv")
+    assert {(4, 10), (6, 15)} <= set(zip(folds["positive_size"], folds["negative_size"]))
+    embedding = pd.read_csv(tables / "embedding_baseline.csv")
+    assert len(embedding) == len(MODELS) * len(CHECKPOINTS)
+    assert np.isfinite(embedding["spearman"]).all()
+    table_md = (tables / "hierarchy" / "table_tiny-gptneox_step2.md").read_text()
+    assert "animal" in table_md and "vehicle" in table_md
+
+
+def test_nothing_left_to_do_after_a_run(finished_run):
+    work, config = finished_run
+    result = run_snakemake(work, config, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_a_statistics_setting_reruns_only_analyses(finished_run, tmp_path):
+    work, config = finished_run
+    changed = yaml.safe_load(config.read_text())
+    changed["statistics"]["bootstrap_resamples"] = 60
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(changed))
+    jobs = planned_jobs(run_snakemake(work, path, "-n"))
+    assert jobs.get("analyse") == len(MODELS) * len(CHECKPOINTS) * 2
+    assert "fig2_alignment" in jobs
+    for upstream in ("extract", "merge_shards", "folds", "sentence_pool", "units", "extract_pilot"):
+        assert upstream not in jobs
+
+
+def test_one_figure_runs_only_its_upstream(tmp_path, men_dir):
+    config = tiny_config(tmp_path / "inputs", men_dir)
+    jobs = planned_jobs(run_snakemake(tmp_path / "work", config, "-n", "results/figures/fig5_expert_counts.pdf"))
+    assert jobs["fig5_expert_counts"] == 1
+    assert jobs["extract"] == len(MODELS) * len(CHECKPOINTS) * 2 * 2  # two shards of 8 concepts
+    for unrelated in ("embedding_baseline", "lexical_baseline", "extract_pilot", "fig2_alignment"):
+        assert unrelated not in jobs
+
+
+def test_paper_config_fans_out_over_models_checkpoints_folds_and_shards(tmp_path, men_dir):
+    result = run_snakemake(tmp_path, REPO / "config" / "paper.yaml", "-n", timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    jobs = planned_jobs(result)
+    paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    n_concepts = len(set(pd.read_csv(men_dir / "MEN_dataset_lemma_form_full", sep=" ", header=None)[[0, 1]].values.ravel())
+                     | set(pd.read_csv(REPO / "resources/hierarchy_domains.tsv", sep="\t")["concept"]))
+    shards = -(-n_concepts // paper["extraction"]["shard_size"])
+    checkpoints = sum(len(m["checkpoints"]) for m in paper["models"].values())
+    assert jobs["extract"] == checkpoints * paper["folds"]["n_folds"] * shards
+    assert jobs["generate_sentences"] == n_concepts
+    pilot = paper["pilot"]
+    assert jobs["extract_pilot"] == len(pilot["positive_sizes"]) * len(pilot["negative_sizes"]) * pilot["n_folds"]
