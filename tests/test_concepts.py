@@ -23,17 +23,11 @@ from expertalign.concepts import (
     fetch_men,
     load_hierarchy,
     load_men,
-    men_dir,
     parse_concept,
     resolve_men,
 )
 
-SHARED_MEN = Path(__file__).resolve().parents[2] / "shared" / "data" / "MEN"
-if not SHARED_MEN.is_dir():
-    SHARED_MEN = Path("/work/shared/data/MEN")
 HIERARCHY = Path(__file__).resolve().parents[1] / "resources" / "hierarchy_domains.tsv"
-
-needs_men = pytest.mark.skipif(not SHARED_MEN.is_dir(), reason="shared MEN data not present")
 
 
 @pytest.fixture
@@ -62,30 +56,27 @@ def test_parse_concept_rejects_bad_ids_naming_them(bad):
 # ------------------------------------------------------------------ MEN, local
 
 
-@needs_men
 @pytest.mark.parametrize(
     "split, n_pairs, first",
     [("dev", 2000, ["berry-n", "seed-n", 37.0]), ("test", 1000, ["display-n", "pond-n", 10.0]),
      ("full", 3000, ["sun-n", "sunlight-n", 50.0])],
 )
-def test_load_men_reads_every_split(split, n_pairs, first):
-    pairs = load_men(SHARED_MEN, split)
+def test_load_men_reads_every_split(split, n_pairs, first, men_dir):
+    pairs = load_men(men_dir, split)
     assert list(pairs.columns) == ["word1", "word2", "score"]
     assert len(pairs) == n_pairs
     assert pairs["score"].between(0, 50).all()
     assert pairs.iloc[0].tolist() == first
 
 
-@needs_men
-def test_men_full_has_751_lemmas_and_test_639():
-    assert len(concepts.men_concepts(SHARED_MEN, "full")) == 751
-    assert len(concepts.men_concepts(SHARED_MEN, "test")) == 639
+def test_men_full_has_751_lemmas_and_test_639(men_dir):
+    assert len(concepts.men_concepts(men_dir, "full")) == 751
+    assert len(concepts.men_concepts(men_dir, "test")) == 639
 
 
-@needs_men
-def test_load_men_rejects_a_modified_file_naming_it_and_both_hashes(tmp_path):
+def test_load_men_rejects_a_modified_file_naming_it_and_both_hashes(tmp_path, men_dir):
     name, sha1 = MEN_FILES["test"]
-    data = (SHARED_MEN / name).read_bytes().replace(b"sun-n", b"moon-n", 1)
+    data = (men_dir / name).read_bytes().replace(b"sun-n", b"moon-n", 1)
     (tmp_path / name).write_bytes(data)
     with pytest.raises(MENError) as caught:
         load_men(tmp_path, "test")
@@ -93,10 +84,9 @@ def test_load_men_rejects_a_modified_file_naming_it_and_both_hashes(tmp_path):
     assert name in message and sha1 in message and hashlib.sha1(data).hexdigest() in message
 
 
-@needs_men
-def test_load_men_accepts_a_header_line_and_names_a_missing_file(tmp_path):
+def test_load_men_accepts_a_header_line_and_names_a_missing_file(tmp_path, men_dir):
     name, _ = MEN_FILES["test"]
-    (tmp_path / name).write_bytes(b"word1 word2 score\n" + (SHARED_MEN / name).read_bytes())
+    (tmp_path / name).write_bytes(b"word1 word2 score\n" + (men_dir / name).read_bytes())
     assert len(load_men(tmp_path, "test")) == 1000
     with pytest.raises(MENError, match="MEN_dataset_lemma_form.dev"):
         load_men(tmp_path, "dev")
@@ -109,20 +99,20 @@ def test_load_men_rejects_an_unknown_split(tmp_path):
 
 def test_men_dir_prefers_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv(concepts.MEN_DIR_ENV, raising=False)
-    assert men_dir(None) is None
-    assert men_dir("config/men") == Path("config/men")
+    assert concepts.men_dir(None) is None
+    assert concepts.men_dir("config/men") == Path("config/men")
     monkeypatch.setenv(concepts.MEN_DIR_ENV, str(tmp_path))
-    assert men_dir("config/men") == tmp_path
+    assert concepts.men_dir("config/men") == tmp_path
 
 
 # ------------------------------------------------------------------ MEN, download
 
 
-def _archive(folder: Path, kind: str, corrupt: str | None = None, header: bool = False) -> bytes:
-    """A MEN archive (tar.gz or zip) holding MEN/<files>, optionally one corrupted or with header."""
+def _archive(men_dir: Path, kind: str, corrupt: str | None = None, header: bool = False) -> bytes:
+    """A MEN archive (tar.gz or zip) of the files in men_dir under MEN/, one maybe corrupted."""
     members = {}
     for name, _ in MEN_FILES.values():
-        data = (SHARED_MEN / name).read_bytes()
+        data = (men_dir / name).read_bytes()
         if header:
             data = b"word1 word2 score\n" + data
         if name == corrupt:
@@ -158,25 +148,23 @@ def http_folder(tmp_path):
     thread.join(timeout=5)
 
 
-@needs_men
 @pytest.mark.parametrize("kind, header", [("tar.gz", False), ("zip", True)])
-def test_fetch_men_downloads_unpacks_and_verifies(http_folder, tmp_path, kind, header):
+def test_fetch_men_downloads_unpacks_and_verifies(http_folder, tmp_path, kind, header, men_dir):
     www, base = http_folder
-    (www / f"MEN.{kind}").write_bytes(_archive(tmp_path, kind, header=header))
+    (www / f"MEN.{kind}").write_bytes(_archive(men_dir, kind, header=header))
     cache = tmp_path / "cache"
     folder = fetch_men([f"{base}/missing.tar.gz", f"{base}/MEN.{kind}"], cache)
     assert folder == cache
     for split in MEN_FILES:
-        pd.testing.assert_frame_equal(load_men(folder, split), load_men(SHARED_MEN, split))
+        pd.testing.assert_frame_equal(load_men(folder, split), load_men(men_dir, split))
     (www / f"MEN.{kind}").unlink()  # a second call uses the verified cache, no download
     assert fetch_men([f"{base}/MEN.{kind}"], cache) == cache
 
 
-@needs_men
-def test_fetch_men_rejects_a_corrupted_archive_naming_file_and_hashes(http_folder, tmp_path):
+def test_fetch_men_rejects_a_corrupted_archive_naming_file_and_hashes(http_folder, tmp_path, men_dir):
     www, base = http_folder
     name, sha1 = MEN_FILES["full"]
-    (www / "MEN.tar.gz").write_bytes(_archive(tmp_path, "tar.gz", corrupt=name))
+    (www / "MEN.tar.gz").write_bytes(_archive(men_dir, "tar.gz", corrupt=name))
     with pytest.raises(MENError) as caught:
         fetch_men([f"{base}/MEN.tar.gz"], tmp_path / "cache")
     assert name in str(caught.value) and sha1 in str(caught.value)
@@ -191,9 +179,8 @@ def test_fetch_men_reports_every_failed_url(http_folder, tmp_path):
     assert "nothing.tar.gz" in str(caught.value) and "neither a tar nor a zip" in str(caught.value)
 
 
-@needs_men
-def test_resolve_men_uses_the_local_folder_without_downloading(no_men_env, tmp_path):
-    assert resolve_men(SHARED_MEN, urls=[], cache_dir=tmp_path / "unused") == SHARED_MEN
+def test_resolve_men_uses_the_local_folder_without_downloading(no_men_env, tmp_path, men_dir):
+    assert resolve_men(men_dir, urls=[], cache_dir=tmp_path / "unused") == men_dir
     assert not (tmp_path / "unused").exists()
     with pytest.raises(MENError, match="MEN file missing"):
         resolve_men(tmp_path, urls=[], cache_dir=tmp_path)
@@ -228,13 +215,12 @@ def test_load_hierarchy_names_file_and_line_of_bad_rows(tmp_path, rows, message)
         load_hierarchy(path)
 
 
-@needs_men
-def test_concept_list_men_plus_hierarchy_is_sorted_and_deduplicated(tmp_path):
+def test_concept_list_men_plus_hierarchy_is_sorted_and_deduplicated(tmp_path, men_dir):
     extra = tmp_path / "extra.txt"
     extra.write_text("# my concepts\nzebra-n\n\ndog-n  # already in MEN\n")
-    ids = concept_list("men+hierarchy", SHARED_MEN, HIERARCHY, extra=[extra])
+    ids = concept_list("men+hierarchy", men_dir, HIERARCHY, extra=[extra])
     hierarchy = set(load_hierarchy(HIERARCHY)["concept"])
-    men = set(concepts.men_concepts(SHARED_MEN, "full"))
+    men = set(concepts.men_concepts(men_dir, "full"))
     assert ids == sorted(men | hierarchy | {"zebra-n"})
     assert len(ids) == len(set(ids))
 
@@ -255,10 +241,3 @@ def test_builtin_concept_list_has_191_valid_ids():
     assert len(ids) == 191
     assert set(load_hierarchy(HIERARCHY)["concept"]) <= set(ids)
 
-
-def test_write_atomic_replaces_whole_file(tmp_path):
-    target = tmp_path / "sub" / "out.json"
-    concepts.write_atomic(target, "first")
-    concepts.write_atomic(target, b"second")
-    assert target.read_text() == "second"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["out.json"]

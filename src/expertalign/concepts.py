@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from expertalign.workflow import atomic_path
+
 log = logging.getLogger(__name__)
 
 POS_TAGS = ("n", "v", "j")
@@ -55,28 +57,8 @@ class ConceptError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------
-# small shared helpers
+# concept ids
 # --------------------------------------------------------------------------------------------
-
-
-def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, then os.replace.
-
-    Creates the parent folder. Text is encoded as UTF-8.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def parse_concept(concept_id: str) -> tuple[str, str]:
@@ -194,7 +176,8 @@ def _install_men_files(unpacked: Path, cache_dir: Path, source: str) -> None:
         if not found:
             raise MENError(f"{source}: archive has no file named {name}")
         data = _verified_men_bytes(found[0], sha1)
-        write_atomic(cache_dir / name, data)
+        with atomic_path(cache_dir / name) as tmp:
+            Path(tmp).write_bytes(data)
 
 
 def fetch_men(urls: Sequence[str], cache_dir: str | os.PathLike) -> Path:

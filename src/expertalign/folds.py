@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from expertalign.concepts import write_atomic
+from expertalign.workflow import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ def _pools(pool_concepts: pd.Series, concepts: Sequence[str]) -> dict[str, np.nd
     if len(set(concepts)) != len(concepts):
         raise FoldError("concepts: each concept may appear only once")
     ids = pool_concepts.index.to_numpy(dtype=np.int64)
-    groups = {concept: np.sort(ids[pool_concepts.to_numpy() == concept]) for concept in sorted(concepts)}
+    owners = pool_concepts.to_numpy()
+    groups = {concept: np.sort(ids[owners == concept]) for concept in sorted(concepts)}
     empty = [concept for concept, pool in groups.items() if pool.size == 0]
     if empty:
         raise FoldError(f"no sentences in the pool for {empty}")
@@ -124,8 +125,9 @@ def make_folds(
     return folds
 
 
-def negatives_for(fold: Mapping, concept: str, sentence_concepts: pd.Series | Sequence[str]) -> np.ndarray:
-    """The N negative sentence ids (int64) of ``concept``: the first N of the negative pool not its own.
+def negatives_for(fold: Mapping, concept: str,
+                  sentence_concepts: pd.Series | Sequence[str]) -> np.ndarray:
+    """The N negative sentence ids [N] (int64) of ``concept``: the first N of the pool not its own.
 
     ``sentence_concepts`` gives the concept of each sentence: a Series indexed by sentence_id, or
     a sequence whose position is the sentence_id.
@@ -150,7 +152,8 @@ def save_fold(path: str | os.PathLike, fold: Mapping) -> None:
     if missing:
         raise FoldError(f"fold to save at {path} lacks {missing}")
     payload = json.dumps({key: fold[key] for key in FOLD_KEYS}, separators=(",", ":"))
-    write_atomic(path, payload + "\n")
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(payload + "\n", encoding="utf-8")
 
 
 def load_fold(path: str | os.PathLike) -> dict:

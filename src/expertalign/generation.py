@@ -137,11 +137,14 @@ def _normalized(sentence: str) -> str:
 
 
 def _is_near_duplicate(sentence: str, tokens: set[str], others: list[tuple[str, set[str]]]) -> bool:
+    """Token Jaccard >= 0.8 or difflib ratio >= 0.9 against any (normalized text, tokens) of others."""
+    matcher = difflib.SequenceMatcher(None, autojunk=False)
+    matcher.set_seq2(sentence)  # difflib caches its analysis of the second sequence
     for other, other_tokens in others:
         union = tokens | other_tokens
         if union and len(tokens & other_tokens) / len(union) >= TOKEN_JACCARD_LIMIT:
             return True
-        matcher = difflib.SequenceMatcher(None, sentence, other, autojunk=False)
+        matcher.set_seq1(other)
         if (
             matcher.real_quick_ratio() >= DIFFLIB_RATIO_LIMIT
             and matcher.quick_ratio() >= DIFFLIB_RATIO_LIMIT
@@ -363,11 +366,14 @@ class HFBackend:
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ValueError(f"bad dtype {dtype!r}; expected float32, bfloat16 or float16")
         self._torch = torch
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
         self.temperature = temperature
         self.max_new_tokens = max_new_tokens
         self.max_concurrency = batch_size
-        self.generator = f"hf:{Path(str(model)).name or model}"
+        local = Path(model)
+        self.generator = f"hf:{local.name if local.is_dir() else model}"
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         if not self.tokenizer.chat_template:
             raise GenerationError(f"HF model {model}: its tokenizer has no chat template")
@@ -386,8 +392,10 @@ class HFBackend:
             return_tensors="pt",
             return_dict=True,
         ).to(self.device)
-        sampling = {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {
-            "do_sample": False}
+        if self.temperature > 0:
+            sampling = {"do_sample": True, "temperature": self.temperature}
+        else:
+            sampling = {"do_sample": False}
         with self._torch.inference_mode():
             output = self.model.generate(
                 **inputs,
@@ -437,6 +445,8 @@ class FileBackend:
                                 keep_default_na=False)
         else:
             raise GenerationError(f"{self.path}: sentence files must be .jsonl or .csv")
+        if table.empty:
+            raise GenerationError(f"{self.path}: no sentences")
         for column in self.required_columns:
             if column not in table.columns:
                 raise GenerationError(f"{self.path}: missing column {column!r}")
@@ -472,11 +482,12 @@ class BuiltinBackend(FileBackend):
 
 
 def _balanced_first(records: list[dict], size: int) -> list[dict]:
-    """The first ``size`` records, alternating between prompt kinds (file order within a kind)."""
+    """The first ``size`` records, alternating fact, story, other (file order within a kind)."""
     by_prompt: dict[str, list[int]] = {}
     for index, record in enumerate(records):
         by_prompt.setdefault(record["prompt"], []).append(index)
-    queues = list(by_prompt.values())
+    order = [kind for kind in PROMPT_KINDS if kind in by_prompt]
+    queues = [by_prompt[kind] for kind in order + sorted(set(by_prompt) - set(order))]
     chosen: list[int] = []
     depth = 0
     while len(chosen) < size and any(depth < len(queue) for queue in queues):
@@ -485,7 +496,9 @@ def _balanced_first(records: list[dict], size: int) -> list[dict]:
     return [records[index] for index in sorted(chosen)]
 
 
-def _read_pool(backend: FileBackend, concept: str, definition: str | None, pool_size: int) -> list[dict]:
+def _read_pool(backend: FileBackend, concept: str, definition: str | None,
+               pool_size: int) -> list[dict]:
+    """The first pool_size records of ``concept`` from a reading backend, alternating prompts."""
     pool = _balanced_first(backend.records(concept, definition), pool_size)
     counts = Counter(record["prompt"] for record in pool)
     if len(pool) < pool_size:
@@ -535,14 +548,43 @@ def append_cache(cache_path: str | os.PathLike, records: Sequence[dict]) -> None
         os.fsync(handle.fileno())
 
 
-def _pending_prompts(targets: dict[str, int], pools: dict[str, list], per_call: int, word: str,
-                     pos: str, definition: str | None) -> list[tuple[str, str]]:
-    """(kind, prompt) for the calls still needed to fill each half, assuming full replies."""
-    return [
-        (kind, build_prompt(kind, word, pos, definition, per_call))
-        for kind in PROMPT_KINDS
-        for _ in range(math.ceil(max(0, targets[kind] - len(pools[kind])) / per_call))
-    ]
+class _PoolInProgress:
+    """The fact and story halves of one concept's pool while they are being generated."""
+
+    def __init__(self, concept: str, definition: str | None, pool_size: int, generator: str,
+                 cached: Sequence[dict]) -> None:
+        self.concept, self.definition, self.generator = concept, definition, generator
+        self.word, self.pos = parse_concept(concept)
+        self.targets = {"fact": math.ceil(pool_size / 2), "story": pool_size // 2}
+        self.halves = {kind: [r for r in cached if r["prompt"] == kind][: self.targets[kind]]
+                       for kind in PROMPT_KINDS}
+        self.dropped: Counter[str] = Counter()
+
+    def size(self) -> dict[str, int]:
+        return {kind: len(records) for kind, records in self.halves.items()}
+
+    def pending_calls(self, per_call: int) -> list[tuple[str, str]]:
+        """(kind, prompt) of the calls still needed to fill each half, assuming full replies."""
+        return [
+            (kind, build_prompt(kind, self.word, self.pos, self.definition, per_call))
+            for kind in PROMPT_KINDS
+            for _ in range(math.ceil((self.targets[kind] - len(self.halves[kind])) / per_call))
+        ]
+
+    def accept(self, kind: str, reply: str) -> list[dict]:
+        """Parse and filter a reply; add and return the records that fit into half ``kind``."""
+        existing = [record["sentence"] for half in self.halves.values() for record in half]
+        kept, reasons = filter_sentences(parse_reply(reply), self.word, self.pos, existing)
+        self.dropped.update(reasons)
+        room = self.targets[kind] - len(self.halves[kind])
+        self.dropped["surplus"] += max(0, len(kept) - room)
+        records = [
+            dict(zip(RECORD_KEYS, (self.concept, self.word, self.pos, self.definition, kind,
+                                   sentence, self.generator)))
+            for sentence in kept[:room]
+        ]
+        self.halves[kind] += records
+        return records
 
 
 def generate_pool(
@@ -565,40 +607,25 @@ def generate_pool(
         raise ValueError(f"pool_size ({pool_size}) and per_call ({per_call}) must be >= 1")
     if isinstance(backend, FileBackend):
         return _read_pool(backend, concept, definition, pool_size)
-    word, pos = parse_concept(concept)
-    targets = {"fact": math.ceil(pool_size / 2), "story": pool_size // 2}
     cached = read_cache(cache_path, concept) if cache_path else []
-    pools = {kind: [r for r in cached if r["prompt"] == kind][: targets[kind]] for kind in PROMPT_KINDS}
-    dropped: Counter[str] = Counter()
+    pool = _PoolInProgress(concept, definition, pool_size, backend.generator, cached)
     max_calls = CALL_CAP_FACTOR * math.ceil(pool_size / per_call)
     calls = 0
-    with tqdm(total=pool_size, initial=sum(map(len, pools.values())), desc=concept,
-              disable=None, leave=False) as bar:
-        while wave := _pending_prompts(targets, pools, per_call, word, pos, definition):
+    with tqdm(total=pool_size, initial=sum(pool.size().values()), desc=concept, disable=None,
+              leave=False) as bar:
+        while wave := pool.pending_calls(per_call):
             if calls >= max_calls:
-                have = {kind: len(pools[kind]) for kind in PROMPT_KINDS}
                 raise GenerationError(
-                    f"{concept}: gave up after {calls} calls with {have} of {targets} sentences; "
-                    f"dropped {dict(dropped)}"
+                    f"{concept}: gave up after {calls} calls with {pool.size()} of {pool.targets} "
+                    f"sentences; dropped {dict(pool.dropped)}"
                 )
             wave = wave[: max_calls - calls]
             calls += len(wave)
             for index, reply in backend.complete_many([prompt for _, prompt in wave]):
-                kind = wave[index][0]
-                existing = [r["sentence"] for kind_ in PROMPT_KINDS for r in pools[kind_]]
-                kept, reasons = filter_sentences(parse_reply(reply), word, pos, existing)
-                dropped.update(reasons)
-                room = targets[kind] - len(pools[kind])
-                dropped["surplus"] += max(0, len(kept) - room)
-                records = [
-                    dict(zip(RECORD_KEYS, (concept, word, pos, definition, kind, s, backend.generator)))
-                    for s in kept[:room]
-                ]
-                if records:
-                    if cache_path:
-                        append_cache(cache_path, records)
-                    pools[kind] += records
-                    bar.update(len(records))
-    log.info("%s: %d sentences after %d calls (%d cached); dropped %s", concept, pool_size, calls,
-             len(cached), {reason: n for reason, n in dropped.items() if n})
-    return pools["fact"] + pools["story"]
+                records = pool.accept(wave[index][0], reply)
+                if records and cache_path:
+                    append_cache(cache_path, records)
+                bar.update(len(records))
+    log.info("%s: %d sentences after %d calls (%d from the cache); dropped %s", concept, pool_size,
+             calls, len(cached), {reason: n for reason, n in pool.dropped.items() if n})
+    return pool.halves["fact"] + pool.halves["story"]

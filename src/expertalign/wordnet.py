@@ -262,9 +262,9 @@ def definition(
 
 
 @functools.lru_cache(maxsize=None)
-def _irregular_forms(pos: str, source: str | None = None) -> dict[str, frozenset[str]]:
-    """WordNet's exception list for a POS reversed: base form -> irregular inflected forms."""
-    reader = _optional_reader(source)
+def _irregular_forms(pos: str) -> dict[str, frozenset[str]]:
+    """WordNet's exception list for a POS (n|v|j) reversed: base form -> irregular forms."""
+    reader = _optional_reader(None)
     if reader is None:
         log.warning("WordNet unavailable: inflections of POS %s use regular rules only", pos)
         return {}
@@ -339,7 +339,8 @@ def inflections(word: str, pos: str) -> set[str]:
         plurals = _plural(base) | irregular
         return {base} | plurals | _possessives({base} | plurals)
     if pos == "v":
-        return {base} | _plural(base) | _with_suffix(base, "ed") | _with_suffix(base, "ing") | irregular
+        regular = _plural(base) | _with_suffix(base, "ed") | _with_suffix(base, "ing")
+        return {base} | regular | irregular
     return {base} | _with_suffix(base, "er") | _with_suffix(base, "est") | irregular
 
 

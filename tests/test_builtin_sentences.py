@@ -1,0 +1,79 @@
+"""The built-in sentence set obeys every rule of its issue: counts, word presence, length, diversity."""
+
+import json
+import re
+from collections import Counter, defaultdict
+
+import pytest
+
+from expertalign.concepts import parse_concept
+from expertalign.generation import BuiltinBackend, generate_pool
+from expertalign.wordnet import mentions_concept
+
+KEYS = {"concept", "word", "pos", "definition", "prompt", "sentence", "generator"}
+
+
+@pytest.fixture(scope="module")
+def records(repo):
+    path = repo / "resources" / "sentences" / "builtin.jsonl"
+    with open(path) as fh:
+        return [json.loads(line) for line in fh]
+
+
+@pytest.fixture(scope="module")
+def by_concept(records):
+    grouped = defaultdict(list)
+    for record in records:
+        grouped[record["concept"]].append(record)
+    return grouped
+
+
+def test_every_listed_concept_has_20_fact_and_20_story_sentences(repo, by_concept):
+    listed = (repo / "resources" / "concepts" / "builtin.txt").read_text().split()
+    assert len(listed) == 191
+    assert sorted(by_concept) == sorted(listed)
+    for concept, rows in by_concept.items():
+        assert Counter(r["prompt"] for r in rows) == {"fact": 20, "story": 20}, concept
+
+
+def test_records_carry_the_documented_fields(records):
+    for record in records:
+        assert set(record) == KEYS
+        word, pos = parse_concept(record["concept"])
+        assert (record["word"], record["pos"]) == (word, pos)
+        assert record["definition"].strip() and record["generator"].strip()
+
+
+def test_each_sentence_names_its_concept(records):
+    missing = [r["sentence"] for r in records if not mentions_concept(r["sentence"], r["word"], r["pos"])]
+    assert missing == []
+
+
+def test_each_sentence_is_one_complete_sentence_of_8_to_30_words(records):
+    for record in records:
+        sentence = record["sentence"]
+        assert 8 <= len(sentence.split()) <= 30, sentence
+        assert sentence == sentence.strip() and "\n" not in sentence
+        assert sentence[-1] in ".!?" and sentence[0].isupper(), sentence
+        assert not re.match(r"^\s*(\d+[.)]|[-*•])\s", sentence), sentence
+
+
+def test_no_duplicates_and_no_shared_opening_three_words(by_concept):
+    for concept, rows in by_concept.items():
+        sentences = [r["sentence"].lower() for r in rows]
+        assert len(set(sentences)) == len(sentences), concept
+        openings = Counter(" ".join(re.findall(r"[\w'-]+", s)[:3]) for s in sentences)
+        assert openings.most_common(1)[0][1] == 1, (concept, openings.most_common(2))
+
+
+def test_one_definition_per_concept(by_concept):
+    for concept, rows in by_concept.items():
+        assert len({r["definition"] for r in rows}) == 1, concept
+
+
+def test_builtin_backend_serves_a_balanced_pool(repo):
+    backend = BuiltinBackend(repo / "resources" / "sentences" / "builtin.jsonl")
+    pool = generate_pool(backend, "dog-n", None, pool_size=10)
+    assert len(pool) == 10
+    assert Counter(r["prompt"] for r in pool) == {"fact": 5, "story": 5}
+    assert all(mentions_concept(r["sentence"], "dog", "n") for r in pool)

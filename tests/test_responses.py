@@ -1,0 +1,109 @@
+"""Responses: independent of batch and padding side, pooling as specified, clear errors."""
+
+import logging
+import random
+
+import pytest
+import torch
+
+from expertalign.models import load_model, module_widths, select_modules
+from expertalign.responses import record_responses
+from tiny_models import TEXT, build_tiny_model
+
+
+def sentences(n: int, seed: int = 0) -> list[str]:
+    """``n`` sentences of 1 to 25 words of the tiny vocabulary, some with out-of-vocabulary words."""
+    rng = random.Random(seed)
+    words = TEXT + ["zebras", "quixotic", "xylophone"]
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(1, 25))) + "." for _ in range(n)]
+
+
+@pytest.fixture(scope="module", params=["gpt_neox", "gpt2", "bert"])
+def tiny(request, tmp_path_factory):
+    path = build_tiny_model(request.param, tmp_path_factory.mktemp(request.param), seed=1)
+    model, tokenizer = load_model(str(path), device="cpu")
+    return model, tokenizer, select_modules(model)
+
+
+def manual_pooled(model, tokenizer, sentence: str, module: str, pooling: str) -> torch.Tensor:
+    """Pooled output [channels] of ``module`` for ``sentence`` run alone (no padding), via a hook."""
+    captured = []
+    handle = dict(model.named_modules())[module].register_forward_hook(lambda _m, _i, out: captured.append(out))
+    try:
+        with torch.no_grad():
+            model(**tokenizer(sentence, return_tensors="pt"))
+    finally:
+        handle.remove()
+    tokens = captured[0][0]  # [seq, channels]
+    return {"max": tokens.max(0).values, "mean": tokens.mean(0), "last": tokens[-1]}[pooling]
+
+
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_response_does_not_depend_on_batch_or_padding(tiny, padding_side):
+    model, tokenizer, modules = tiny
+    tokenizer.padding_side = padding_side
+    batch = sentences(33)
+    together = record_responses(model, tokenizer, batch, modules, batch_size=32, progress=False)
+    alone = torch.cat([record_responses(model, tokenizer, [s], modules, batch_size=1, progress=False)
+                       for s in batch[:6]])
+    tokenizer.padding_side = "right"
+    assert together.shape == (33, sum(module_widths(model, modules)))
+    assert together.dtype == torch.float32 and together.device.type == "cpu"
+    torch.testing.assert_close(together[:6], alone, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean", "last"])
+def test_pooling_matches_a_manual_hook(tiny, pooling):
+    model, tokenizer, modules = tiny
+    batch = sentences(9, seed=1)
+    recorded = record_responses(model, tokenizer, batch, modules, batch_size=4, pooling=pooling, progress=False)
+    widths = module_widths(model, modules)
+    for index in (2, 5):  # a middle module and an MLP module
+        start = sum(widths[:index])
+        for row in (0, 4, 8):
+            expected = manual_pooled(model, tokenizer, batch[row], modules[index], pooling)
+            torch.testing.assert_close(recorded[row, start : start + widths[index]], expected, atol=1e-5, rtol=0)
+
+
+def test_rows_follow_input_order(tiny):
+    model, tokenizer, modules = tiny
+    batch = sentences(10, seed=2)
+    forward = record_responses(model, tokenizer, batch, modules, batch_size=3, progress=False)
+    backward = record_responses(model, tokenizer, batch[::-1], modules, batch_size=3, progress=False)
+    torch.testing.assert_close(forward, backward.flip(0), atol=1e-5, rtol=0)
+
+
+def test_empty_sentence_is_named(tiny):
+    model, tokenizer, modules = tiny
+    with pytest.raises(ValueError, match="sentence 1 "):
+        record_responses(model, tokenizer, ["a dog.", "   ", "a cat."], modules, progress=False)
+
+
+def test_long_sentences_are_truncated_with_a_count(tiny, caplog):
+    model, tokenizer, modules = tiny
+    batch = ["the dog ran to the river and the cat slept", "a dog", "one two three four five six seven eight"]
+    with caplog.at_level(logging.WARNING, logger="expertalign.responses"):
+        truncated = record_responses(model, tokenizer, batch, modules, max_length=5, progress=False)
+    assert "2 of 3 sentences are longer than 5 tokens" in caplog.text
+    short = tokenizer.decode(tokenizer(batch[0], truncation=True, max_length=5)["input_ids"],
+                             skip_special_tokens=True)
+    torch.testing.assert_close(truncated[0], record_responses(model, tokenizer, [short], modules, progress=False)[0],
+                               atol=1e-5, rtol=0)
+
+
+def test_non_finite_output_names_module_and_sentence_and_hooks_are_removed(tmp_path):
+    model, tokenizer = load_model(str(build_tiny_model("gpt_neox", tmp_path / "neox")), device="cpu")
+    modules = select_modules(model)
+    poisoned = tokenizer.convert_tokens_to_ids("storm")
+    with torch.no_grad():
+        model.get_input_embeddings().weight[poisoned] = float("nan")
+    batch = ["a dog ran home", "the cat slept", "a storm came", "the sun shone"]
+    with pytest.raises(ValueError, match=r"layers\.0\.attention\.query_key_value for sentence 2"):
+        record_responses(model, tokenizer, batch, modules, batch_size=4, progress=False)
+    assert all(not module._forward_hooks for module in model.modules())
+
+
+def test_bad_pooling_is_rejected(tiny):
+    model, tokenizer, modules = tiny
+    with pytest.raises(ValueError, match="pooling"):
+        record_responses(model, tokenizer, ["a dog."], modules, pooling="median", progress=False)
