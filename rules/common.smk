@@ -7,8 +7,8 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from expertalign import __version__ as EXPERTALIGN_VERSION
-from expertalign.config import check_config, men_dir_setting, resolve_path
-from expertalign.concepts import concept_list, load_hierarchy, load_men, fetch_men
+from expertalign.config import check_config, resolve_path
+from expertalign.concepts import concept_list, load_hierarchy, resolve_men
 
 
 validate(config, schema="../workflow/schemas/config.schema.yaml", set_default=True)
@@ -26,16 +26,8 @@ def repo_path(path):
     return str(resolve_path(path, BASE))
 
 
-def men_folder():
-    """Local MEN folder: the configured one, else a sha1-checked download into concepts.men.cache_dir."""
-    local = men_dir_setting(config)
-    if local is not None:
-        return resolve_path(local, BASE)
-    men = config["concepts"]["men"]
-    return fetch_men(men["urls"], resolve_path(men["cache_dir"], BASE))
-
-
-MEN_DIR = men_folder()
+MEN = config["concepts"]["men"]
+MEN_DIR = resolve_men(MEN["dir"] and repo_path(MEN["dir"]), MEN["urls"], repo_path(MEN["cache_dir"]))
 CONCEPTS = concept_list(
     config["concepts"]["list"] if config["concepts"]["list"] == "men+hierarchy" else repo_path(config["concepts"]["list"]),
     MEN_DIR,

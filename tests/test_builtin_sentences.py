@@ -77,3 +77,16 @@ def test_builtin_backend_serves_a_balanced_pool(repo):
     assert len(pool) == 10
     assert Counter(r["prompt"] for r in pool) == {"fact": 5, "story": 5}
     assert all(mentions_concept(r["sentence"], "dog", "n") for r in pool)
+
+
+def test_definitions_are_the_senses_the_prompts_use(repo, by_concept):
+    """Each concept's recorded definition is WordNet's first sense, or the shipped override."""
+    from expertalign.wordnet import WordNetUnavailable, definition, load_sense_overrides, wordnet_reader
+
+    try:
+        wordnet_reader()
+    except WordNetUnavailable:
+        pytest.skip("WordNet is not installed (apt-get install wordnet-base)")
+    overrides = load_sense_overrides(repo / "resources" / "sense_overrides.tsv")
+    for concept, rows in by_concept.items():
+        assert rows[0]["definition"] == definition(concept, overrides), concept

@@ -71,10 +71,12 @@ def test_sorted_negatives_with_removed_and_added_rows(backend, data, remove_seed
     assert torch.equal(ap, average_precision(pos, edited))
 
 
-def test_continuous_data_and_numpy_or_torch_inputs():
+@pytest.mark.parametrize("n_pos", [50, 300])  # short searches batched in torch, long ones looped in NumPy
+def test_continuous_data_and_numpy_or_torch_inputs(n_pos):
     rng = np.random.default_rng(0)
-    pos = rng.normal(0.3, 1, (50, 40)).astype(np.float32)
-    neg = rng.normal(0, 1, (120, 40)).astype(np.float32)
+    pos = rng.normal(0.3, 1, (n_pos, 40)).astype(np.float32)
+    neg = rng.normal(0, 1, (200, 40)).astype(np.float32)
+    neg[5:9, :3] = pos[:4, :3]  # a few exact ties in a few units
     expected_ap, expected_auc = sklearn_scores(pos, neg)
     from_numpy = average_precision(pos, neg)
     from_torch = average_precision(torch.from_numpy(pos), torch.from_numpy(neg), chunk_size=7)

@@ -218,9 +218,8 @@ def resolve_men(
     """The folder to read MEN from: the local folder (env or config) if set, else a download."""
     local = men_dir(config_dir)
     if local is not None:
-        if not _all_men_files_valid(local):
-            for name, sha1 in MEN_FILES.values():  # raise the specific error
-                _verified_men_bytes(local / name, sha1)
+        for name, sha1 in MEN_FILES.values():
+            _verified_men_bytes(local / name, sha1)
         return local
     return fetch_men(urls, cache_dir)
 

@@ -11,14 +11,10 @@ from pathlib import Path
 
 import yaml
 
-MEN_DIR_ENV = "EXPERTALIGN_MEN_DIR"
+from expertalign.concepts import MEN_DIR_ENV, MEN_FILES, men_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
-MEN_SPLIT_FILES = {
-    "dev": "MEN_dataset_lemma_form.dev",
-    "test": "MEN_dataset_lemma_form.test",
-    "full": "MEN_dataset_lemma_form_full",
-}
 
 
 class ConfigError(ValueError):
@@ -33,11 +29,6 @@ def resolve_path(path: str | os.PathLike, base: str | os.PathLike) -> Path:
     """``path`` itself when absolute, else ``base / path``."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else Path(base) / p
-
-
-def men_dir_setting(config: dict) -> str | None:
-    """The local MEN folder: env EXPERTALIGN_MEN_DIR first, then concepts.men.dir, else None."""
-    return os.environ.get(MEN_DIR_ENV) or config["concepts"]["men"]["dir"]
 
 
 def load_schema() -> dict:
@@ -118,7 +109,7 @@ def _check_files(config: dict, base) -> None:
 
 def _check_men(config: dict, base) -> None:
     men = config["concepts"]["men"]
-    local = men_dir_setting(config)
+    local = men_dir(men["dir"])
     if local is None:
         if not men["urls"]:
             raise ConfigError("concepts.men.urls", f"no URL and no local folder (concepts.men.dir or ${MEN_DIR_ENV})")
@@ -127,7 +118,7 @@ def _check_men(config: dict, base) -> None:
     folder = resolve_path(local, base)
     if not folder.is_dir():
         raise ConfigError(key, f"MEN folder {folder} does not exist")
-    needed = {MEN_SPLIT_FILES[men["split"]], MEN_SPLIT_FILES["full"]}
+    needed = {MEN_FILES[men["split"]][0], MEN_FILES["full"][0]}
     missing = sorted(f for f in needed if not (folder / f).is_file())
     if missing:
         raise ConfigError(key, f"MEN folder {folder} lacks {', '.join(missing)}")

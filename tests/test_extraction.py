@@ -1,0 +1,147 @@
+"""extract_scores equals the naive per-concept computation; score files round-trip and merge."""
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+from expertalign.expertise import auroc, average_precision, normalized_ap
+from expertalign.extraction import (
+    StageTimer,
+    extract_scores,
+    load_scores,
+    merge_scores,
+    negative_edits,
+    read_scores,
+    save_scores,
+)
+from expertalign.folds import negatives_for
+from expertalign.models import load_model, select_modules
+from expertalign.responses import record_responses
+from tiny_models import TEXT, build_tiny_model
+
+CONCEPTS = ["cat-n", "dog-n", "horse-n", "boat-n", "train-n", "rain-n"]
+POOL_SIZE, P, N = 10, 6, 20
+
+
+def make_pool(seed: int = 0) -> pd.DataFrame:
+    """POOL_SIZE sentences per concept, of 3 to 15 words."""
+    rng = random.Random(seed)
+    rows = []
+    for concept in CONCEPTS:
+        word = concept.split("-")[0]
+        for i in range(POOL_SIZE):
+            words = [rng.choice(TEXT) for _ in range(rng.randint(2, 14))]
+            words.insert(rng.randrange(len(words)), word)
+            rows.append((concept, "fact" if i % 2 else "story", " ".join(words) + "."))
+    pool = pd.DataFrame(rows, columns=["concept", "prompt", "sentence"])
+    pool.insert(0, "sentence_id", range(len(pool)))
+    return pool
+
+
+def make_fold(pool: pd.DataFrame, seed: int = 0) -> dict:
+    """A fold by the contract: P positives per concept, a negative pool of N + K ids."""
+    rng = np.random.default_rng(seed)
+    positives = {
+        concept: sorted(rng.choice(group.sentence_id.to_numpy(), P, replace=False).tolist())
+        for concept, group in pool.groupby("concept")
+    }
+    negative_pool = rng.permutation(len(pool))[: N + POOL_SIZE].tolist()
+    return {"fold": 0, "seed": seed, "positive_size": P, "negative_size": N, "negative_pool": negative_pool,
+            "positives": positives, "small_pools": []}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    path = build_tiny_model("gpt_neox", tmp_path_factory.mktemp("neox"), seed=2)
+    model, tokenizer = load_model(str(path), device="cpu")
+    pool = make_pool()
+    return model, tokenizer, select_modules(model), pool, make_fold(pool)
+
+
+@pytest.fixture(scope="module")
+def result(setup):
+    model, tokenizer, modules, pool, fold = setup
+    timer = StageTimer()
+    out = extract_scores(model, tokenizer, modules, pool, fold, CONCEPTS, batch_size=1, pooling="max",
+                         max_length=64, device="cpu", timer=timer, progress=False)
+    out["timer"] = timer
+    return out
+
+
+def test_negative_edits_follow_the_fold_contract(setup):
+    _, _, _, pool, fold = setup
+    owners = pool.set_index("sentence_id")["concept"]
+    ids = np.asarray(fold["negative_pool"])
+    edited_somewhere = False
+    for concept in CONCEPTS:
+        remove, add = negative_edits(fold, concept, owners)
+        kept = np.delete(ids[:N], remove)
+        assert sorted(np.r_[kept, ids[add]]) == sorted(negatives_for(fold, concept, owners))
+        assert len(remove) == len(add) and (owners[ids[remove]] == concept).all()
+        edited_somewhere |= len(remove) > 0
+    assert edited_somewhere
+
+
+def test_extraction_equals_naive_per_concept_computation(setup, result):
+    model, tokenizer, modules, pool, fold = setup
+    owners = pool.set_index("sentence_id")["concept"]
+    sentences = pool.sentence.to_numpy()
+    assert result["concepts"] == CONCEPTS
+    assert result["ap"].dtype == np.float32 and result["ap"].shape == (len(CONCEPTS), 448)
+    np.testing.assert_array_equal(result["n_pos"], P)
+    np.testing.assert_array_equal(result["n_neg"], N)
+    for row, concept in enumerate(CONCEPTS):
+        pos = record_responses(model, tokenizer, list(sentences[fold["positives"][concept]]), modules,
+                               batch_size=1, max_length=64, progress=False)
+        neg = record_responses(model, tokenizer, list(sentences[negatives_for(fold, concept, owners)]), modules,
+                               batch_size=1, max_length=64, progress=False)
+        np.testing.assert_allclose(result["ap"][row], average_precision(pos, neg).numpy(), atol=1e-6)
+        np.testing.assert_allclose(result["auroc"][row], auroc(pos, neg).numpy(), atol=1e-6)
+        labels = np.r_[np.ones(P), np.zeros(N)]
+        for unit in (0, 200, 447):
+            expected = average_precision_score(labels, np.r_[pos[:, unit].numpy(), neg[:, unit].numpy()])
+            assert abs(result["ap"][row, unit] - expected) <= 1e-6
+    assert set(result["timer"].seconds) == {"forward_negatives", "forward_positives", "ap"}
+
+
+def test_score_files_round_trip(result, tmp_path):
+    path = tmp_path / "ap" / "fold0.npz"
+    save_scores(path, result)
+    assert [p.name for p in path.parent.iterdir()] == ["fold0.npz"]  # no temp file left behind
+    concepts, ap = load_scores(path)
+    assert concepts == CONCEPTS and ap.dtype == np.float32
+    np.testing.assert_array_equal(ap, result["ap"])
+    np.testing.assert_array_equal(load_scores(path, "auroc")[1], result["auroc"])
+    np.testing.assert_allclose(load_scores(path, "ap_normalized")[1],
+                               normalized_ap(result["ap"], result["n_pos"], result["n_neg"]), atol=1e-7)
+    with pytest.raises(ValueError, match="score must be"):
+        load_scores(path, "f1")
+
+
+def test_merge_shards_in_order_and_rejects_repeats(result, tmp_path):
+    halves = [{key: (value[a:b] if key != "timer" else value) for key, value in result.items()}
+              for a, b in ((0, 2), (2, 6))]
+    paths = [tmp_path / "shard0.npz", tmp_path / "shard1.npz"]
+    for shard, path in zip(halves, paths):
+        save_scores(path, shard)
+    merged = merge_scores(paths)
+    assert merged["concepts"] == CONCEPTS
+    np.testing.assert_array_equal(merged["ap"], result["ap"])
+    np.testing.assert_array_equal(merged["n_neg"], result["n_neg"])
+    with pytest.raises(ValueError, match="more than one shard"):
+        merge_scores([paths[0], paths[0]])
+
+
+def test_bad_inputs_are_named(setup, tmp_path):
+    model, tokenizer, modules, pool, fold = setup
+    with pytest.raises(ValueError, match="no positives for"):
+        extract_scores(model, tokenizer, modules, pool, fold, ["unicorn-n"], device="cpu", progress=False)
+    with pytest.raises(ValueError, match="sentence_id"):
+        extract_scores(model, tokenizer, modules, pool.iloc[::-1], fold, CONCEPTS[:1], device="cpu", progress=False)
+    broken = tmp_path / "broken.npz"
+    np.savez(broken, concepts=np.array(["a"]), ap=np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError, match="lacks"):
+        read_scores(broken)
