@@ -1,11 +1,16 @@
 # expertalign: expert neurons of concepts in language models and their alignment with humans.
 # Usage: snakemake --cores all [--configfile config/paper.yaml] [--profile slurm]
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The embedded default, unless --configfile names another (which then replaces it, not merges into it).
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

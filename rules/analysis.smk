@@ -48,7 +48,7 @@ rule analyse:
     log:
         "logs/analyse/{model}/{checkpoint}/fold{fold}.log",
     benchmark:
-        "benchmarks/analyse/{model}/{checkpoint}/fold{fold}.tsv"
+        "results/benchmarks/analyse/{model}/{checkpoint}/fold{fold}.tsv"
     script:
         "../workflow/scripts/analyse.py"
 
@@ -120,7 +120,7 @@ rule embedding_baseline:
     log:
         "logs/embedding_baseline/{model}/{checkpoint}.log",
     benchmark:
-        "benchmarks/embedding_baseline/{model}/{checkpoint}.tsv"
+        "results/benchmarks/embedding_baseline/{model}/{checkpoint}.tsv"
     script:
         "../workflow/scripts/embedding_baseline.py"
 

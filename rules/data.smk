@@ -13,7 +13,7 @@ rule concept_table:
     log:
         "logs/concept_table.log",
     benchmark:
-        "benchmarks/concept_table.tsv"
+        "results/benchmarks/concept_table.tsv"
     script:
         "../workflow/scripts/concept_table.py"
 

@@ -32,7 +32,7 @@ rule extract:
     log:
         "logs/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.log",
     benchmark:
-        "benchmarks/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.tsv"
+        "results/benchmarks/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.tsv"
     script:
         "../workflow/scripts/extract.py"
 
@@ -67,6 +67,6 @@ rule extract_pilot:
     log:
         "logs/extract_pilot/{model}/{checkpoint}/P{P}_N{N}/fold{fold}.log",
     benchmark:
-        "benchmarks/extract_pilot/{model}/{checkpoint}/P{P}_N{N}/fold{fold}.tsv"
+        "results/benchmarks/extract_pilot/{model}/{checkpoint}/P{P}_N{N}/fold{fold}.tsv"
     script:
         "../workflow/scripts/extract.py"

@@ -27,7 +27,7 @@ if GENERATED:
         log:
             "logs/generate_sentences/{concept}.log",
         benchmark:
-            "benchmarks/generate_sentences/{concept}.tsv"
+            "results/benchmarks/generate_sentences/{concept}.tsv"
         script:
             "../workflow/scripts/generate_sentences.py"
 

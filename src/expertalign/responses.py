@@ -62,27 +62,45 @@ def last_token_index(mask: torch.Tensor) -> torch.Tensor:
     return (mask.bool() * positions).argmax(dim=1)
 
 
-def pool_tokens(output: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    """Pool a module output [batch, seq, channels] over real tokens -> [batch, channels] float32.
+def real_token_spans(mask: torch.Tensor) -> list[tuple[int, int, int, int]]:
+    """Runs of consecutive rows whose real tokens sit at the same positions, as (row0, row1, tok0, tok1).
 
-    ``mask`` [batch, seq] is 1 for real tokens, 0 for padding.
+    ``mask`` [batch, seq] is 1 for real tokens (one contiguous run per row, left or right padded).
+    In a batch sorted by length, a few runs cover all rows, so pooling reads each output once,
+    through views, with a few kernels per module instead of masking copies.
     """
-    real = mask.bool().unsqueeze(-1)  # [batch, seq, 1]
-    if pooling == "max":
-        return output.masked_fill(~real, float("-inf")).amax(dim=1).float()
-    if pooling == "mean":
-        total = output.masked_fill(~real, 0).sum(dim=1, dtype=torch.float32)
-        return total / mask.sum(dim=1, keepdim=True).float()
+    mask = mask.bool().cpu()
+    first = mask.int().argmax(dim=1).tolist()
+    last = last_token_index(mask).tolist()
+    counts = mask.sum(dim=1).tolist()
+    spans: list[tuple[int, int, int, int]] = []
+    for row, (tok0, tok1, count) in enumerate(zip(first, last, counts)):
+        if count != tok1 - tok0 + 1 or count == 0:
+            raise ValueError(f"batch row {row}: real tokens must form one non-empty run (attention mask {mask[row]})")
+        if spans and spans[-1][2:] == (tok0, tok1 + 1):
+            spans[-1] = (spans[-1][0], row + 1, tok0, tok1 + 1)
+        else:
+            spans.append((row, row + 1, tok0, tok1 + 1))
+    return spans
+
+
+def pool_span(tokens: torch.Tensor, pooling: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pool real tokens [rows, tokens, channels] -> (responses [rows, channels] float32, finite [rows] bool).
+
+    ``finite`` is False where a NaN or inf sits among the tokens (their float32 sum is not finite;
+    ``amax`` and ``sum`` are vectorised, ``aminmax`` is not) for max and mean pooling, and in the
+    last token for last pooling.
+    """
     if pooling == "last":
-        rows = torch.arange(output.shape[0], device=output.device)
-        return output[rows, last_token_index(mask)].float()
+        final = tokens[:, -1].float()
+        return final, torch.isfinite(final).all(dim=1)
+    total = tokens.sum(dim=1, dtype=torch.float32)
+    finite = torch.isfinite(total).all(dim=1)
+    if pooling == "max":
+        return tokens.amax(dim=1).float(), finite
+    if pooling == "mean":
+        return total / tokens.shape[1], finite
     raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-
-
-def _finite_rows(output: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[batch] bool: no NaN or inf among the real tokens of each row of [batch, seq, channels]."""
-    total = output.masked_fill(~mask.bool().unsqueeze(-1), 0).sum(dim=(1, 2), dtype=torch.float32)
-    return torch.isfinite(total)
 
 
 @contextlib.contextmanager
@@ -108,7 +126,12 @@ def _check_sentences(sentences: Sequence[str]) -> None:
 
 
 def _token_lengths(tokenizer: PreTrainedTokenizerBase, sentences: Sequence[str]) -> list[int]:
-    return [len(ids) for ids in tokenizer(list(sentences), truncation=False)["input_ids"]]
+    """Tokens per sentence before truncation; ValueError naming a sentence that has none."""
+    lengths = [len(ids) for ids in tokenizer(list(sentences), truncation=False)["input_ids"]]
+    if 0 in lengths:
+        index = lengths.index(0)
+        raise ValueError(f"sentence {index} has no tokens: {sentences[index]!r}")
+    return lengths
 
 
 def _batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -127,13 +150,14 @@ class _BatchRecorder:
             self.offsets.append(self.offsets[-1] + width)
         self.pooling = pooling
         self.device = device
-        self.mask: torch.Tensor | None = None
+        self.spans: list[tuple[int, int, int, int]] = []
         self.buffer: torch.Tensor | None = None
         self.finite: torch.Tensor | None = None
 
     def start(self, mask: torch.Tensor) -> None:
+        """Prepare for a batch with attention mask [batch, seq] (on CPU: no device sync)."""
         batch = mask.shape[0]
-        self.mask = mask
+        self.spans = real_token_spans(mask)
         self.buffer = torch.empty(batch, self.offsets[-1], dtype=torch.float32, device=self.device)
         self.finite = torch.ones(batch, len(self.module_names), dtype=torch.bool, device=self.device)
 
@@ -141,10 +165,11 @@ class _BatchRecorder:
         if output.dim() != 3:
             raise ValueError(f"module {self.module_names[index]} output has shape {tuple(output.shape)}, "
                              "expected [batch, seq, channels]")
-        mask = self.mask.to(output.device)
         start, stop = self.offsets[index], self.offsets[index + 1]
-        self.buffer[:, start:stop] = pool_tokens(output, mask, self.pooling).to(self.device)
-        self.finite[:, index] = _finite_rows(output, mask).to(self.device)
+        for row0, row1, tok0, tok1 in self.spans:
+            pooled, finite = pool_span(output[row0:row1, tok0:tok1], self.pooling)
+            self.buffer[row0:row1, start:stop] = pooled.to(self.device)
+            self.finite[row0:row1, index] = finite.to(self.device)
 
     def check_finite(self, sentence_ids: Sequence[int]) -> None:
         """Raise ValueError naming the first module and sentence with a NaN or inf output."""
@@ -196,8 +221,8 @@ def record_responses(
         for batch in _batches_by_length(lengths, batch_size):
             encoding = tokenizer([sentences[i] for i in batch], padding=True, truncation=True,
                                  max_length=limit, return_tensors="pt")
+            recorder.start(encoding["attention_mask"])
             inputs = model_inputs(model, encoding, device)
-            recorder.start(inputs["attention_mask"])
             model(**inputs)
             recorder.check_finite(batch)
             result[torch.as_tensor(batch, device=result.device)] = recorder.buffer.to(result.device)

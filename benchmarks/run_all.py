@@ -1,0 +1,100 @@
+"""Run every benchmark, each in its own process, then print and record one table.
+
+Results: benchmarks/results/ap_cpu.json, benchmarks/results/extraction_<device>.json and the
+table in benchmarks/results/README.md (rewritten from whatever JSON files are present, so CPU
+and GPU results recorded on different machines sit side by side).
+
+    python benchmarks/run_all.py                 # CPU: AP benchmark + 70m extraction
+    python benchmarks/run_all.py --skip-ap       # e.g. on a GPU machine: extraction only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from expertalign.workflow import atomic_path
+
+log = logging.getLogger("benchmarks.run_all")
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def run(script: str, *args: str) -> None:
+    command = [sys.executable, str(HERE / script), *args]
+    log.info("running %s", " ".join(command))
+    subprocess.run(command, check=True)
+
+
+def ap_rows(result: dict) -> list[str]:
+    return [
+        f"| AP, {result['units']:,} units x ({result['positives']} pos + {result['negatives']} neg) | CPU "
+        f"({result['cpu_count']} cores) | sklearn loop {result['sklearn_loop_s']:.1f} s; vectorised "
+        f"{result['vectorised_s']:.2f} s (sort {result['vectorised_sort_negatives_s']:.2f} + score "
+        f"{result['vectorised_score_positives_s']:.2f}) | **{result['ratio']:.0f}x**; max abs diff "
+        f"{result['max_abs_diff']:.1e}; peak +{result['vectorised_peak_mb']:.0f} MiB vs "
+        f"+{result['sklearn_loop_peak_mb']:.0f} MiB; load avg {result['load_average_before']:.1f} |"
+    ]
+
+
+def extraction_rows(result: dict) -> list[str]:
+    rows = []
+    for run_ in result["runs"]:
+        where = run_.get("gpu", f"CPU ({result['cpu_count']} cores)")
+        split = run_["per_concept_s"]
+        memory = f"; peak GPU {run_['peak_gpu_memory_gb']:.1f} GiB" if "peak_gpu_memory_gb" in run_ else ""
+        rows.append(
+            f"| extraction, pythia-{run_['shape']} shape ({run_['units']:,} units, {run_['dtype']}), "
+            f"P={run_['positives']}, N={run_['negatives']}, {run_['concepts']} concepts | {where} | "
+            f"per concept {split['total']:.3f} s = forward {split['forward']:.3f} + AP {split['ap']:.3f} + "
+            f"I/O {split['io']:.4f}; streaming (positives + AP + I/O) {run_['per_concept_streaming_s']:.3f} s"
+            f"{memory} | load avg {result['load_average_before']:.1f} |"
+        )
+    throughput = ", ".join(f"{name} {value:.1f}" for name, value in result["throughput_sentences_per_s"].items())
+    rows.append(f"| forward throughput (sentences/s, 20-40 tokens) | {result['device']} | {throughput} | |")
+    return rows
+
+
+def table() -> str:
+    lines = ["| benchmark | machine | result | notes |", "| --- | --- | --- | --- |"]
+    ap = RESULTS / "ap_cpu.json"
+    if ap.is_file():
+        lines += ap_rows(json.loads(ap.read_text()))
+    for path in sorted(RESULTS.glob("extraction_*.json")):
+        lines += extraction_rows(json.loads(path.read_text()))
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(body: str) -> None:
+    text = (
+        "# Benchmark results\n\n"
+        "Written by `python benchmarks/run_all.py` from the JSON files beside this file.\n\n" + body
+    )
+    with atomic_path(RESULTS / "README.md") as tmp:
+        Path(tmp).write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-ap", action="store_true", help="do not rerun the CPU AP benchmark")
+    parser.add_argument("--skip-extraction", action="store_true", help="do not rerun the extraction benchmark")
+    args, extraction_args = parser.parse_known_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if not args.skip_ap:
+        run("ap_cpu.py", "--out", str(RESULTS / "ap_cpu.json"))
+    if not args.skip_extraction:
+        device = f"cuda_{torch.cuda.get_device_name().replace(' ', '-')}" if torch.cuda.is_available() else "cpu"
+        run("extraction.py", "--out", str(RESULTS / f"extraction_{device}.json"), *extraction_args)
+    body = table()
+    print(body)
+    write_readme(body)
+
+
+if __name__ == "__main__":
+    main()
