@@ -1,10 +1,13 @@
 # Figures (PDF + PNG) and the hierarchy tables, each registered in the HTML report.
 FIG = "results/figures"
-LAYER_VIEWS = ["mlp", "attention", f"mlp_tau{max(TAUS)}", f"attention_tau{max(TAUS)}"]  # App. F: all, and most specialised
+LAYER_VIEWS = ["overview", "mlp", "attention", f"mlp_tau{max(TAUS)}", f"attention_tau{max(TAUS)}"]  # App. F: all, and most specialised
 HAS_DYNAMICS = bool(consecutive_checkpoints())
 HAS_STABILITY = len(FOLDS) > 1 or bool(PILOT_SIZES)
 FIGURE_PARAMS = dict(
-    checkpoint_order=list(dict.fromkeys(c for m in MODELS for c in checkpoints(m))), score=SCORE, stats=STATS
+    checkpoint_order=list(dict.fromkeys(c for m in MODELS for c in checkpoints(m))),
+    score=SCORE,
+    stats=STATS,
+    hierarchy=HIERARCHY,
 )
 
 

@@ -177,7 +177,7 @@ def test_rerun_after_a_kill_redoes_only_unfinished_jobs(cluster, tmp_path):
     (tmp_path / "Snakefile").write_text(
         "rule finished_first:\n    output: 'first.txt'\n    shell: 'echo done > {output}'\n\n"
         "rule killed_midway:\n    input: 'first.txt'\n    output: 'second.txt'\n"
-        "    shell: 'echo partial > {output} && sleep 30 && cp {input} {output}'\n"
+        "    shell: 'echo partial > {output} && sleep 10 && cp {input} {output}'\n"
     )
     snakemake = [sys.executable, "-m", "snakemake", "--snakefile", str(tmp_path / "Snakefile"),
                  "--directory", str(tmp_path), *CLUSTER_ARGS]
@@ -190,14 +190,14 @@ def test_rerun_after_a_kill_redoes_only_unfinished_jobs(cluster, tmp_path):
             run.kill()  # SIGKILL: snakemake gets no chance to clean up or cancel the SLURM job
             run.wait()
     [(killed_job, _)] = [hit for hit in SUBMITTED.findall(log.read_text()) if hit[1] == "killed_midway"]
-    subprocess.run(["scancel", killed_job], check=True)  # the job dies too, its output half written
+    subprocess.run(["scancel", killed_job], check=True)  # the job dies too, after writing part of its output
     wait_for(lambda: not slurm_job_active(killed_job), f"SLURM job {killed_job} to end")
     first_written = (tmp_path / "first.txt").stat().st_mtime_ns
     assert subprocess.run([*snakemake, "--unlock"], capture_output=True).returncode == 0  # the lock SIGKILL left
     rerun = subprocess.run([*snakemake, "second.txt"], capture_output=True, text=True, timeout=600)
     output = rerun.stdout + rerun.stderr
     assert rerun.returncode == 0, output[-4000:]
-    assert [rule for _, rule in SUBMITTED.findall(output)] == ["killed_midway"]  # incomplete: redone
+    assert [rule for _, rule in SUBMITTED.findall(output)] == ["killed_midway"]  # unfinished: redone
     assert (tmp_path / "first.txt").stat().st_mtime_ns == first_written  # finished: kept
     assert (tmp_path / "second.txt").read_text() == "done\n"
 

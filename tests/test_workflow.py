@@ -44,7 +44,7 @@ def test_every_figure_is_written(finished_run):
     work, _ = finished_run
     figures = work / "results" / "figures"
     names = FIGURES + [f"hierarchy/fig4_hierarchy_heatmap_{m}_{c}" for m in MODELS for c in CHECKPOINTS]
-    names += [f"layers/fig7_layer_distribution_{m}_mlp" for m in MODELS]
+    names += [f"layers/fig7_layer_distribution_{m}_{v}" for m in MODELS for v in ("overview", "mlp", "attention")]
     for name in names:
         assert (figures / f"{name}.pdf").read_bytes()[:4] == b"%PDF", name
         assert (figures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name

@@ -5,6 +5,9 @@ figure, writes it to every path in ``paths`` (a PDF and a PNG of the same figure
 :func:`save_figure`) and returns the DataFrame of the exact numbers it plotted, one row per
 plotted point (or cell), so a test can check the figure against its data.
 
+Figures are built as matplotlib Figure objects rendered by the Agg canvas, without pyplot: no
+global backend is set and no figure is left open.
+
 Conventions shared by all figures:
 - Checkpoints on the x axis follow ``checkpoint_order`` (training order); checkpoints of the order
   that have no rows are left out, checkpoints in the data but not in the order are an error.
@@ -29,15 +32,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import LogFormatter, MaxNLocator
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from expertalign import stats  # noqa: E402
+from expertalign import stats
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ MEASURE_NAMES = {
     "cosine_centered": "cosine over score − 0.5",
     "jaccard": "expert-set Jaccard",
 }
+LEGEND_INCHES_PER_CHAR = 0.075  # approximate width of one legend character at paper size
+LEGEND_HANDLE_INCHES = 0.7  # width of a legend marker plus the gaps around it
 DODGE_WIDTH = 0.3  # total horizontal spread of the series drawn at one checkpoint, in x units
 _STEP_PATTERN = re.compile(r"^step(\d+)$")
 
@@ -59,7 +63,7 @@ PathLike = str | os.PathLike
 # ----------------------------------------------------------------------------- writing figures
 
 
-def save_figure(fig: matplotlib.figure.Figure, paths: Sequence[PathLike]) -> None:
+def save_figure(fig: Figure, paths: Sequence[PathLike]) -> None:
     """Write ``fig`` to every path, the format taken from its suffix (.pdf, .png, .svg).
 
     PNGs are rendered at 150 dpi. Each file is written to a temporary file in its own folder and
@@ -98,12 +102,9 @@ def _style() -> Iterator[None]:
         yield
 
 
-def _write_and_close(fig: matplotlib.figure.Figure, paths: Sequence[PathLike]) -> None:
-    """Save ``fig`` to ``paths`` and release it."""
-    try:
-        save_figure(fig, paths)
-    finally:
-        plt.close(fig)
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    """An empty constrained-layout figure of ``figsize`` inches, outside pyplot's registry."""
+    return Figure(figsize=figsize, layout="constrained")
 
 
 # ----------------------------------------------------------------------------- table selection
@@ -222,21 +223,26 @@ def _score_name(score: str) -> str:
     return SCORE_NAMES.get(score, score)
 
 
-def _panel_grid(n_panels: int, max_cols: int = 3, panel_size=(3.6, 3.0), sharey: bool = True):
-    """A constrained-layout figure with ``n_panels`` axes in rows of at most ``max_cols``.
+def _panel_grid(n_panels: int, max_cols: int = 3, panel_size=(3.6, 3.0)):
+    """A figure with ``n_panels`` axes sharing y, in rows of at most ``max_cols``; sizes in inches.
 
     Returns (figure, list of the used axes); unused grid cells are hidden.
     """
     n_cols = min(n_panels, max_cols)
     n_rows = -(-n_panels // n_cols)
-    fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(panel_size[0] * n_cols, panel_size[1] * n_rows + 0.8),
-        sharey=sharey, squeeze=False, layout="constrained",
-    )
+    fig = _new_figure((panel_size[0] * n_cols, panel_size[1] * n_rows + 0.8))
+    axes = fig.subplots(n_rows, n_cols, sharey=True, squeeze=False)
     flat = list(axes.ravel())
     for ax in flat[n_panels:]:
         ax.set_visible(False)
     return fig, flat[:n_panels]
+
+
+def _label_y(axes, label: str) -> None:
+    """Name the y axis on the first column only: the panels of a grid share it."""
+    for ax in axes:
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel(label)
 
 
 def _dodge_offsets(n_series: int) -> np.ndarray:
@@ -275,17 +281,41 @@ def _set_checkpoint_ticks(ax, checkpoints: Sequence[str]) -> None:
     _set_ticks(ax, [_checkpoint_tick(c) for c in checkpoints])
 
 
-def _figure_legend(fig, axes) -> None:
-    """One legend for the whole figure, below the panels so it covers no data."""
-    handles, labels = {}, []
+def _figure_legend(fig, axes, extra: Sequence[tuple] = ()) -> None:
+    """One legend for the whole figure, below the panels so it covers no data.
+
+    ``extra`` adds (handle, label) pairs after those of the axes. As many columns as fit the
+    figure's width.
+    """
+    entries: dict[str, object] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
-            if label not in handles:
-                handles[label] = handle
-                labels.append(label)
-    if labels:
-        fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center",
-                   ncol=min(len(labels), 4), frameon=False)
+            entries.setdefault(label, handle)
+    for handle, label in extra:
+        entries.setdefault(label, handle)
+    if not entries:
+        return
+    widest = max(len(label) for label in entries) * LEGEND_INCHES_PER_CHAR + LEGEND_HANDLE_INCHES
+    n_cols = max(1, min(len(entries), 4, int(fig.get_figwidth() // widest)))
+    fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncol=n_cols,
+               frameon=False)
+
+
+def _note_if_empty(ax, values: pd.Series, message: str, positive_only: bool = False) -> None:
+    """Write ``message`` across the panel when none of ``values`` can be drawn.
+
+    NaN values are never drawn; on a log axis (``positive_only``) neither are values <= 0.
+    """
+    values = values.astype(float)
+    drawable = np.isfinite(values) & ((values > 0) if positive_only else True)
+    if not drawable.any():
+        ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center",
+                color="0.4", wrap=True)
+
+
+def _style_proxy(linestyle: str, marker: str) -> Line2D:
+    """A grey legend entry that explains a line style and marker."""
+    return Line2D([], [], color="0.3", linestyle=linestyle, marker=marker)
 
 
 def _tau_title(tau: float) -> str:
@@ -328,11 +358,9 @@ def plot_stability(
     series = list(pd.unique(rows["series"]))
     colours = _palette(series)
     with _style():
-        fig, axes = plt.subplots(
-            len(negative_sizes), len(positive_sizes), squeeze=False, sharex=True, sharey=True,
-            figsize=(2.9 * len(positive_sizes) + 0.6, 2.4 * len(negative_sizes) + 1.0),
-            layout="constrained",
-        )
+        fig = _new_figure((2.9 * len(positive_sizes) + 0.6, 2.4 * len(negative_sizes) + 1.0))
+        axes = fig.subplots(len(negative_sizes), len(positive_sizes), squeeze=False,
+                            sharex=True, sharey=True)
         for i, n_neg in enumerate(negative_sizes):
             for j, n_pos in enumerate(positive_sizes):
                 ax = axes[i, j]
@@ -349,7 +377,7 @@ def plot_stability(
         fig.suptitle(f"Expert-set overlap between folds ({_score_name(score)}); "
                      "rows: negative set size N, columns: positive set size P")
         _figure_legend(fig, axes.ravel())
-        _write_and_close(fig, [path_pdf, path_png])
+        save_figure(fig, [path_pdf, path_png])
     return data
 
 
@@ -380,10 +408,11 @@ def _alignment_rows(
 
 def _draw_by_checkpoint(ax, rows: pd.DataFrame, checkpoints: Sequence[str], series_column: str,
                         colours: dict, linestyle: str = "-", marker: str = "o",
-                        label_suffix: str = "") -> pd.DataFrame:
+                        labelled: bool = True) -> pd.DataFrame:
     """One dodged line per value of ``series_column`` over the checkpoint axis, with CI bars.
 
-    ``rows`` holds checkpoint, spearman, ci_low, ci_high. Returns the plotted rows with their x.
+    ``rows`` holds checkpoint, spearman, ci_low, ci_high; ``labelled=False`` keeps the lines out
+    of the legend. Returns the plotted rows with their x.
     """
     position = {c: i for i, c in enumerate(checkpoints)}
     names = [n for n in colours if n in set(rows[series_column])]
@@ -393,7 +422,7 @@ def _draw_by_checkpoint(ax, rows: pd.DataFrame, checkpoints: Sequence[str], seri
         s = _sort_by_checkpoint(rows[rows[series_column] == name], checkpoints, [])
         x = s["checkpoint"].map(position) + offsets[name]
         _draw_series(ax, x, s["spearman"], s["ci_low"], s["ci_high"], color=colours[name],
-                     label=f"{name}{label_suffix}", linestyle=linestyle, marker=marker)
+                     label=name if labelled else "_nolegend_", linestyle=linestyle, marker=marker)
         plotted.append(s.assign(x=x))
     return pd.concat(plotted) if plotted else rows.assign(x=np.nan).iloc[:0]
 
@@ -446,14 +475,15 @@ def plot_alignment(
             if lexical is not None:
                 _draw_lexical(ax, lexical)
             plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "model", colours))
+            _note_if_empty(ax, panel["spearman"], "Spearman ρ undefined\nat every checkpoint")
             _set_checkpoint_ticks(ax, checkpoints)
             ax.set_title(_tau_title(tau))
             ax.set_xlabel(_checkpoint_axis_label(checkpoints))
-            ax.set_ylabel(SPEARMAN_LABEL)
+        _label_y(axes, SPEARMAN_LABEL)
         fig.suptitle(f"Alignment of expert sets with MEN: Jaccard over {_score_name(score)} "
                      f"experts (score > τ), fold {fold}")
         _figure_legend(fig, axes)
-        _write_and_close(fig, paths)
+        save_figure(fig, paths)
     points = pd.concat(plotted).assign(kind="expert jaccard")
     columns = ["kind", "model", "checkpoint", "tau", "x", *_CORRELATION_COLUMNS]
     if lexical is not None:
@@ -491,26 +521,26 @@ def plot_embedding_baseline(
     models = list(pd.unique(pd.concat([embedding["model"], experts["model"]])))
     colours = _palette(models)
     poolings = list(pd.unique(embedding["pooling"]))
+    expert_label = f"expert-set Jaccard (τ = {tau:g})"
+    kinds = [(_style_proxy("-", "o"), "embedding cosine"), (_style_proxy("--", "s"), expert_label)]
     plotted = []
     with _style():
-        fig, axes = _panel_grid(len(poolings), panel_size=(5.0, 3.4))
+        fig, axes = _panel_grid(len(poolings), panel_size=(6.0, 3.6))
         for ax, pooling in zip(axes, poolings):
             cosine = embedding[embedding["pooling"] == pooling]
-            plotted.append(_draw_by_checkpoint(ax, cosine, checkpoints, "model", colours,
-                                               label_suffix=": embedding cosine")
+            plotted.append(_draw_by_checkpoint(ax, cosine, checkpoints, "model", colours)
                            .assign(kind="embedding cosine"))
             plotted.append(_draw_by_checkpoint(ax, experts, checkpoints, "model", colours,
-                                               linestyle="--", marker="s",
-                                               label_suffix=f": expert Jaccard (τ = {tau:g})")
+                                               linestyle="--", marker="s", labelled=False)
                            .assign(kind="expert jaccard", pooling=np.nan))
             _set_checkpoint_ticks(ax, checkpoints)
             ax.set_title(f"embedding pooling: {pooling}")
             ax.set_xlabel(_checkpoint_axis_label(checkpoints))
-            ax.set_ylabel(SPEARMAN_LABEL)
-        fig.suptitle(f"Word embeddings vs expert neurons ({_score_name(score)}, τ = {tau:g}, "
-                     f"fold {fold})")
-        _figure_legend(fig, axes)
-        _write_and_close(fig, paths)
+        _label_y(axes, SPEARMAN_LABEL)
+        fig.suptitle(f"Word embeddings vs expert neurons\n({_score_name(score)} experts, "
+                     f"τ = {tau:g}, fold {fold})")
+        _figure_legend(fig, axes, extra=kinds)
+        save_figure(fig, paths)
     columns = ["kind", "pooling", "model", "checkpoint", "x", *_CORRELATION_COLUMNS]
     return pd.concat(plotted)[columns].reset_index(drop=True)
 
@@ -549,11 +579,11 @@ def plot_cosine_variants(
             _set_checkpoint_ticks(ax, checkpoints)
             ax.set_title(model)
             ax.set_xlabel(_checkpoint_axis_label(checkpoints))
-            ax.set_ylabel(SPEARMAN_LABEL)
+        _label_y(axes, SPEARMAN_LABEL)
         fig.suptitle(f"Similarity measures over {_score_name(score)} vectors of all units, "
                      f"fold {fold}")
         _figure_legend(fig, axes)
-        _write_and_close(fig, paths)
+        save_figure(fig, paths)
     columns = ["model", "measure", "checkpoint", "x", *_CORRELATION_COLUMNS]
     return pd.concat(plotted)[columns].reset_index(drop=True)
 
@@ -564,11 +594,12 @@ def plot_cosine_variants(
 def _plot_mean_by_checkpoint(
     rows: pd.DataFrame, x_column: str, x_order: Sequence[str], value: str, *, ylabel: str,
     xlabel: str, title: str, tick_labels: Sequence[str], paths: Sequence[PathLike],
-    n_resamples: int, seed: int, table: str, log_scale: bool = False,
+    n_resamples: int, seed: int, table: str, empty_message: str, log_scale: bool = False,
 ) -> pd.DataFrame:
     """Panels = tau, x = ``x_column`` in ``x_order``, y = mean of ``value`` per model with CI.
 
-    ``tick_labels`` names the x positions (one per entry of ``x_order``).
+    ``tick_labels`` names the x positions (one per entry of ``x_order``); ``empty_message`` is
+    written across a panel with nothing to draw.
 
     Returns DataFrame[tau, model, x_column, x, mean, ci_low, ci_high, n].
     """
@@ -589,15 +620,18 @@ def _plot_mean_by_checkpoint(
                 s = panel[panel["model"] == model]
                 _draw_series(ax, s["x"], s["mean"], s["ci_low"], s["ci_high"],
                              color=colours[model], label=model)
+            _note_if_empty(ax, panel["mean"], empty_message, positive_only=log_scale)
             if log_scale:
                 ax.set_yscale("log", nonpositive="mask")
+                ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+                ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
             _set_ticks(ax, tick_labels)
             ax.set_title(_tau_title(tau))
             ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
+        _label_y(axes, ylabel)
         fig.suptitle(title)
         _figure_legend(fig, axes)
-        _write_and_close(fig, paths)
+        save_figure(fig, paths)
     return data[[*by, "x", "mean", "ci_low", "ci_high", "n"]].reset_index(drop=True)
 
 
@@ -643,6 +677,7 @@ def plot_expert_counts(
     return _plot_mean_by_checkpoint(
         rows, "checkpoint", checkpoints, value,
         ylabel=ylabel, xlabel=_checkpoint_axis_label(checkpoints), log_scale=True,
+        empty_message="no experts at this τ\n(mean 0 cannot be drawn on a log axis)",
         title=f"Expert-set size: units with {_score_name(score)} > τ, mean over concepts, "
               f"fold {fold}",
         tick_labels=[_checkpoint_tick(c) for c in checkpoints],
@@ -686,7 +721,8 @@ def plot_checkpoint_stability(
               else "checkpoint transition")
     return _plot_mean_by_checkpoint(
         rows, "transition", transitions, "jaccard",
-        ylabel="Jaccard between consecutive checkpoints", xlabel=xlabel, tick_labels=transitions,
+        ylabel="Jaccard between\nconsecutive checkpoints", xlabel=xlabel, tick_labels=transitions,
+        empty_message="Jaccard undefined:\nno experts at either checkpoint",
         title=f"Expert-set stability across training ({_score_name(score)} > τ), fold {fold}",
         paths=paths, n_resamples=n_resamples, seed=seed, table=table,
     )
@@ -791,12 +827,15 @@ def plot_hierarchy_heatmap(
     n = len(matrix)
     side = max(4.0, 0.2 * n + 2.5)
     with _style(), sns.axes_style("white"):
-        fig, ax = plt.subplots(figsize=(side + 1.2, side), layout="constrained")
-        cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+        fig = _new_figure((side + 1.2, side))
+        ax = fig.subplots()
+        cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
         finite = matrix.to_numpy()[np.isfinite(matrix.to_numpy())]
         vmax = max(float(finite.max()), 1e-9) if finite.size else 1.0
         image = ax.imshow(np.ma.masked_invalid(matrix.to_numpy()), cmap=cmap, vmin=0,
                           vmax=vmax, interpolation="nearest")
+        _note_if_empty(ax, pd.Series(matrix.to_numpy().ravel()),
+                       "no defined overlap:\nevery pair has an empty union of experts")
         for k in starts:
             ax.axhline(k - 0.5, color="white", linewidth=1.5)
             ax.axvline(k - 0.5, color="white", linewidth=1.5)
@@ -811,7 +850,7 @@ def plot_hierarchy_heatmap(
                      label="expert overlap (% of union, 100 × Jaccard)")
         ax.set_title(f"{model} @ {checkpoint}: expert overlap of hierarchy concepts "
                      f"({_score_name(score)} > {tau:g}, fold {fold})")
-        _write_and_close(fig, paths)
+        save_figure(fig, paths)
     return matrix
 
 
@@ -879,7 +918,7 @@ def _draw_block_totals(ax_total, ax_unit, totals: pd.DataFrame, checkpoints: Seq
     ax_unit.set_title("(a) normalised by the block's units")
 
 
-def _draw_depth(ax, depth: pd.DataFrame, checkpoints: Sequence[str], what: str) -> None:
+def _draw_depth(ax, depth: pd.DataFrame, checkpoints: Sequence[str], title: str) -> None:
     """Fig. 7(b): mean experts per concept by layer, one line per checkpoint (early = dark)."""
     colours = dict(zip(checkpoints, sns.color_palette("viridis", n_colors=len(checkpoints))))
     for checkpoint in checkpoints:
@@ -888,8 +927,8 @@ def _draw_depth(ax, depth: pd.DataFrame, checkpoints: Sequence[str], what: str) 
                 color=colours[checkpoint], label=checkpoint)
     ax.set_xlabel("layer (block index, 0 = first)")
     ax.set_ylabel("experts per concept (mean over concepts)")
-    ax.set_title(f"(b) {what} by depth")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_title(title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(title="checkpoint", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
 
 
@@ -922,19 +961,21 @@ def plot_layer_distribution(
     title = f"{model}: experts (units with {_score_name(score)} > {tau:g}), fold {fold}"
     with _style():
         if block is None and sublayer is None:
-            fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
+            fig = _new_figure((15, 4.6))
+            axes = fig.subplots(1, 3)
             totals = _block_totals(rows, checkpoints)
             _draw_block_totals(axes[0], axes[1], totals, checkpoints)
             mlp, _ = _select_value(rows, "block", "mlp", "layer_distribution")
             depth = _depth_profile(mlp, checkpoints).assign(block="mlp")
-            _draw_depth(axes[2], depth, checkpoints, "MLP")
+            _draw_depth(axes[2], depth, checkpoints, "(b) MLP by depth")
             data = pd.concat([
                 totals.assign(panel="total_experts", value=totals["total_experts"]),
                 totals.assign(panel="experts_per_unit", value=totals["experts_per_unit"]),
                 depth.assign(panel="depth", value=depth["mean_experts"]),
             ])
         else:
-            fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
+            fig = _new_figure((7, 4.4))
+            ax = fig.subplots()
             selected, what = rows, ""
             if block is not None:
                 selected, _ = _select_value(selected, "block", block, "layer_distribution")
@@ -943,10 +984,10 @@ def plot_layer_distribution(
                 selected, _ = _select_value(selected, "sublayer", sublayer, "layer_distribution")
                 what = f"{what} {sublayer}".strip()
             depth = _depth_profile(selected, checkpoints).assign(block=what)
-            _draw_depth(ax, depth, checkpoints, what)
+            _draw_depth(ax, depth, checkpoints, f"{what} by depth")
             data = depth.assign(panel="depth", value=depth["mean_experts"])
         fig.suptitle(title)
-        _write_and_close(fig, paths)
+        save_figure(fig, paths)
     if "layer" not in data:
         data["layer"] = np.nan
     return data[["panel", "checkpoint", "block", "layer", "value"]].reset_index(drop=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stop the single-node SLURM cluster brought up by tests/slurm/start_cluster.sh: slurmd, slurmctld
 # and munged, each by its PID file, and only those that start_cluster.sh started (a munged or SLURM
-# that was already running is left alone). Idempotent: stopping a stopped cluster does nothing.
+# that was already running is left alone), after cancelling the jobs left on it. Idempotent: stopping a stopped cluster does nothing.
 set -euo pipefail
 
 STATE_DIR=/run/expertalign-slurm
@@ -30,6 +30,10 @@ stop_if_started() {
     rm -f "$STATE_DIR/$name"
 }
 
+# Jobs still queued or running on a cluster this script is about to stop are cancelled first.
+if [ -e "$STATE_DIR/slurmctld" ] && running /run/slurmctld.pid; then
+    squeue -h -o %A | xargs -r scancel
+fi
 stop_if_started slurmd /run/slurmd.pid
 stop_if_started slurmctld /run/slurmctld.pid
 stop_if_started munged /run/munge/munged.pid

@@ -15,9 +15,9 @@ resampling = dict(n_resamples=params.stats["bootstrap_resamples"], seed=params.s
 
 
 def layer_view(view: str) -> dict:
-    """'mlp' -> block mlp at the lowest tau; 'attention_tau0.9' -> block attention at tau 0.9."""
+    """'overview' -> Fig. 7 (a) and (b) at the lowest tau; 'attention_tau0.9' -> attention by depth at 0.9."""
     block, _, tau = view.partition("_tau")
-    return dict(block=block, tau=float(tau) if tau else min(table["tau"]))
+    return dict(block=None if block == "overview" else block, tau=float(tau) if tau else min(table["tau"]))
 
 
 if rule == "fig1_stability":
@@ -27,7 +27,9 @@ elif rule == "fig2_alignment":
 elif rule == "fig3_embedding_baseline":
     plots.plot_embedding_baseline(table, pd.read_csv(snakemake.input.alignment), order, paths, score=params.score)
 elif rule == "fig4_hierarchy_heatmap":
-    plots.plot_hierarchy_heatmap(table, wc.model, wc.checkpoint, paths, score=params.score, tau=min(table["tau"]))
+    plots.plot_hierarchy_heatmap(
+        table, wc.model, wc.checkpoint, paths, domains=params.hierarchy, score=params.score, tau=min(table["tau"])
+    )
 elif rule == "fig5_expert_counts":
     plots.plot_expert_counts(table, order, paths, score=params.score, **resampling)
 elif rule == "fig6_checkpoint_stability":

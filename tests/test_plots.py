@@ -1,0 +1,399 @@
+"""Figures and tables of the paper (expertalign.plots): files valid, plotted numbers = the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import image as mpimg
+
+from expertalign import plots, stats
+
+N_RESAMPLES = 200
+CHECKPOINTS = ["step1", "step512", "step143000"]
+MODELS = ["pythia-70m", "pythia-1b"]
+TAUS = [0.5, 0.7]
+CONCEPTS = [f"concept{i}-n" for i in range(6)]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _paths(tmp_path, name):
+    return [tmp_path / f"{name}.pdf", tmp_path / f"{name}.png"]
+
+
+def _assert_figure_files(paths):
+    """A real PDF and a PNG that matplotlib reads back with a non-empty image."""
+    pdf, png = paths
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    pixels = mpimg.imread(png)
+    assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100
+    leftovers = [p.name for p in pdf.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], f"temporary files left behind: {leftovers}"
+
+
+def _spearman(model_index, checkpoint_index, tau):
+    return 0.1 + 0.2 * checkpoint_index + 0.05 * model_index - 0.1 * tau
+
+
+def _alignment(checkpoints=CHECKPOINTS, folds=(0, 1)):
+    """alignment.csv rows: jaccard at each tau and the two cosine measures; fold 1 differs."""
+    rows = []
+    for fold in folds:
+        for m, model in enumerate(MODELS):
+            for c, checkpoint in enumerate(checkpoints):
+                measures = [("jaccard", tau) for tau in TAUS]
+                measures += [("cosine", np.nan), ("cosine_centered", np.nan)]
+                for measure, tau in measures:
+                    r = _spearman(m, c, 0 if np.isnan(tau) else tau) + fold
+                    r += {"jaccard": 0.0, "cosine": -0.03, "cosine_centered": 0.02}[measure]
+                    rows.append(dict(model=model, checkpoint=checkpoint, fold=fold, score="ap",
+                                     measure=measure, tau=tau, n_pairs=50, n_empty_union=0,
+                                     spearman=r, p_value=0.01, ci_low=r - 0.05, ci_high=r + 0.04))
+    return pd.DataFrame(rows)
+
+
+def _lexical():
+    return pd.DataFrame([dict(measure="lexical", weighting="binary", n_pairs=50, spearman=0.3,
+                              p_value=0.02, ci_low=0.2, ci_high=0.4)])
+
+
+def _expert_counts(checkpoints=CHECKPOINTS):
+    rng = np.random.default_rng(0)
+    rows = [dict(model=model, checkpoint=checkpoint, fold=fold, score="ap", tau=tau,
+                 concept=concept, n_experts=int(rng.integers(0, 50)), n_units=1000)
+            for fold in (0, 1) for model in MODELS for checkpoint in checkpoints
+            for tau in TAUS for concept in CONCEPTS]
+    df = pd.DataFrame(rows)
+    return df.assign(fraction=df["n_experts"] / df["n_units"])
+
+
+def _checkpoint_stability():
+    rng = np.random.default_rng(1)
+    transitions = list(zip(CHECKPOINTS[:-1], CHECKPOINTS[1:]))
+    rows = [dict(model=model, checkpoint=a, next_checkpoint=b, fold=0, score="ap", tau=tau,
+                 concept=concept, jaccard=float(rng.uniform()))
+            for model in MODELS for a, b in transitions for tau in TAUS for concept in CONCEPTS]
+    return pd.DataFrame(rows)
+
+
+def _hierarchy_domains():
+    return pd.DataFrame({
+        "domain": ["animal"] * 3 + ["colour"] * 3,
+        "role": ["super", "sub", "sub", "super", "sub", "sub"],
+        "concept": ["animal-n", "dog-n", "cat-n", "colour-n", "red-n", "blue-n"],
+    })
+
+
+def _hierarchy_pairs(domains):
+    """All unordered pairs, listed in an order that is NOT the display order."""
+    domain_of = dict(zip(domains["concept"], domains["domain"]))
+    concepts = sorted(domains["concept"])
+    rows = []
+    for i, a in enumerate(concepts):
+        for b in concepts[i + 1:]:
+            overlap = 10.0 * (i + 1) + len(b) + (50 if domain_of[a] == domain_of[b] else 0)
+            rows.append(dict(model="m", checkpoint="final", fold=0, score="ap", tau=0.5,
+                             concept_a=b, concept_b=a, domain_a=domain_of[b],
+                             domain_b=domain_of[a], overlap=overlap))
+    return pd.DataFrame(rows)
+
+
+def _layer_distribution():
+    rows = []
+    sublayers = {"attention": ["query_key_value", "dense"], "mlp": ["dense_h_to_4h", "dense_4h_to_h"]}
+    for c, checkpoint in enumerate(CHECKPOINTS):
+        for layer in range(3):
+            for block, names in sublayers.items():
+                for s, sublayer in enumerate(names):
+                    mean = 1.0 + c + 10 * layer + 100 * s + (1000 if block == "mlp" else 0)
+                    rows.append(dict(model="m", checkpoint=checkpoint, fold=0, score="ap",
+                                     tau=0.5, block=block, sublayer=sublayer, layer=layer,
+                                     n_units=64 * (s + 1), mean_experts=mean,
+                                     total_experts=mean * len(CONCEPTS)))
+    return pd.DataFrame(rows)
+
+
+def _hierarchy():
+    return pd.DataFrame([
+        dict(model="m", checkpoint="final", fold=0, score="ap", tau=0.5, domain="animal",
+             overlap=42.456, empty_intersection=False, baseline1=0.581, baseline2=8.3149),
+        dict(model="m", checkpoint="final", fold=0, score="ap", tau=0.5, domain="colour",
+             overlap=np.nan, empty_intersection=True, baseline1=4.83, baseline2=2.66),
+        dict(model="m", checkpoint="final", fold=1, score="ap", tau=0.5, domain="animal",
+             overlap=1.0, empty_intersection=False, baseline1=1.0, baseline2=1.0),
+    ])
+
+
+# ----------------------------------------------------------------------------- save_figure
+
+
+def test_save_figure_writes_each_format_atomically(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1], [0, 1])
+    paths = [tmp_path / "sub" / "f.pdf", tmp_path / "sub" / "f.png"]
+    plots.save_figure(fig, paths)
+    _assert_figure_files(paths)
+    assert mpimg.imread(paths[1]).shape[:2] == (150, 300)  # 2 x 1 inches at 150 dpi
+    with pytest.raises(ValueError, match="format"):
+        plots.save_figure(fig, [tmp_path / "f.jpeg2"])
+    with pytest.raises(TypeError, match="sequence"):
+        plots.save_figure(fig, str(tmp_path / "f.pdf"))
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- Fig. 1
+
+
+def test_plot_stability_plots_mean_jaccard_per_grid_cell(tmp_path):
+    rng = np.random.default_rng(2)
+    rows = [dict(model="gpt2", checkpoint="final", positive_size=p, negative_size=n, score="ap",
+                 tau=tau, concept=concept, fold_a=a, fold_b=a + 1, jaccard=float(rng.uniform()))
+            for p in (10, 20) for n in (25, 75) for tau in TAUS for concept in CONCEPTS
+            for a in range(2)]
+    df = pd.DataFrame(rows)
+    df.loc[0, "jaccard"] = np.nan  # both expert sets empty: undefined
+    paths = _paths(tmp_path, "fig1")
+    data = plots.plot_stability(df, *paths, n_resamples=N_RESAMPLES, seed=3)
+    _assert_figure_files(paths)
+    assert len(data) == 2 * 2 * len(TAUS)
+    expected = df.groupby(["negative_size", "positive_size", "tau"])["jaccard"].mean()
+    got = data.set_index(["negative_size", "positive_size", "tau"])["mean"]
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    oracle = stats.mean_ci_table(df.assign(series="gpt2"),
+                                 by=["negative_size", "positive_size", "series", "tau"],
+                                 value="jaccard", n_resamples=N_RESAMPLES, seed=3)
+    np.testing.assert_allclose(data["ci_low"], oracle["ci_low"])
+    np.testing.assert_allclose(data["ci_high"], oracle["ci_high"])
+    assert data["n"].iloc[0] == len(CONCEPTS) * 2 - 1
+
+
+# ----------------------------------------------------------------------------- Fig. 2
+
+
+def test_plot_alignment_plots_fold0_jaccard_in_checkpoint_order(tmp_path):
+    alignment = _alignment().sample(frac=1.0, random_state=0)  # rows in no particular order
+    paths = _paths(tmp_path, "fig2")
+    data = plots.plot_alignment(alignment, CHECKPOINTS, paths, lexical=_lexical())
+    _assert_figure_files(paths)
+    points = data[data["kind"] == "expert jaccard"]
+    assert len(points) == len(MODELS) * len(CHECKPOINTS) * len(TAUS)
+    for (model, tau), series in points.groupby(["model", "tau"]):
+        assert list(series["checkpoint"]) == CHECKPOINTS
+        np.testing.assert_allclose(np.diff(series["x"]), 1.0)
+        m = MODELS.index(model)
+        expected = [_spearman(m, c, tau) for c in range(len(CHECKPOINTS))]
+        np.testing.assert_allclose(series["spearman"], expected)  # fold 0, not fold 1
+    line = data[data["kind"] == "lexical baseline"]
+    assert line[["spearman", "ci_low", "ci_high"]].values.tolist() == [[0.3, 0.2, 0.4]]
+
+
+def test_plot_alignment_survives_nan_statistics_and_single_checkpoint(tmp_path):
+    alignment = _alignment(checkpoints=["final"], folds=(0,))
+    alignment.loc[alignment["tau"] == 0.7, ["spearman", "p_value", "ci_low", "ci_high"]] = np.nan
+    paths = _paths(tmp_path, "fig2_single")
+    data = plots.plot_alignment(alignment, ["init", "final"], paths)
+    _assert_figure_files(paths)
+    assert set(data["checkpoint"]) == {"final"}
+    assert data.loc[data["tau"] == 0.7, "spearman"].isna().all()
+    assert data.loc[data["tau"] == 0.5, "spearman"].notna().all()
+
+
+def test_plot_alignment_rejects_unknown_checkpoint_and_ambiguous_score(tmp_path):
+    alignment = _alignment()
+    with pytest.raises(ValueError, match="step143000"):
+        plots.plot_alignment(alignment, ["step1", "step512"], _paths(tmp_path, "x"))
+    two_scores = pd.concat([alignment, alignment.assign(score="auroc")])
+    with pytest.raises(ValueError, match="score="):
+        plots.plot_alignment(two_scores, CHECKPOINTS, _paths(tmp_path, "x"))
+    data = plots.plot_alignment(two_scores, CHECKPOINTS, _paths(tmp_path, "x"), score="auroc")
+    assert len(data) == len(MODELS) * len(CHECKPOINTS) * len(TAUS)
+
+
+# ----------------------------------------------------------------------------- Fig. 3, 8
+
+
+def test_plot_embedding_baseline_compares_with_jaccard_at_tau(tmp_path):
+    embedding = pd.DataFrame([dict(model=model, checkpoint=checkpoint, pooling="mean", n_pairs=50,
+                                   spearman=0.01 * c, p_value=0.5, ci_low=-0.1, ci_high=0.1)
+                              for model in MODELS for c, checkpoint in enumerate(CHECKPOINTS)])
+    paths = _paths(tmp_path, "fig3")
+    data = plots.plot_embedding_baseline(embedding, _alignment(), CHECKPOINTS, paths, tau=0.5)
+    _assert_figure_files(paths)
+    cosine = data[data["kind"] == "embedding cosine"]
+    experts = data[data["kind"] == "expert jaccard"]
+    assert len(cosine) == len(experts) == len(MODELS) * len(CHECKPOINTS)
+    np.testing.assert_allclose(cosine.groupby("model", sort=False)["spearman"].apply(list).iloc[0],
+                               [0.0, 0.01, 0.02])
+    expected = [_spearman(0, c, 0.5) for c in range(len(CHECKPOINTS))]
+    np.testing.assert_allclose(experts[experts["model"] == MODELS[0]]["spearman"], expected)
+
+
+def test_plot_cosine_variants_draws_three_measures_per_model(tmp_path):
+    paths = _paths(tmp_path, "fig8")
+    data = plots.plot_cosine_variants(_alignment(), CHECKPOINTS, paths)
+    _assert_figure_files(paths)
+    assert set(data["measure"]) == {"cosine", "cosine_centered", "jaccard"}
+    assert len(data) == 3 * len(MODELS) * len(CHECKPOINTS)
+    jaccard = data[(data["measure"] == "jaccard") & (data["model"] == MODELS[1])]
+    np.testing.assert_allclose(jaccard["spearman"],
+                               [_spearman(1, c, 0.5) for c in range(len(CHECKPOINTS))])
+
+
+# ----------------------------------------------------------------------------- Fig. 4
+
+
+def test_plot_hierarchy_heatmap_is_symmetric_and_ordered_by_domain(tmp_path):
+    domains = _hierarchy_domains()
+    pairs = _hierarchy_pairs(domains)
+    paths = _paths(tmp_path, "fig4")
+    matrix = plots.plot_hierarchy_heatmap(pairs, "m", "final", paths, domains=domains)
+    _assert_figure_files(paths)
+    assert list(matrix.index) == list(domains["concept"])  # super first, then subs, file order
+    values = matrix.to_numpy()
+    np.testing.assert_array_equal(values, values.T)
+    assert np.isnan(np.diag(values)).all()
+    for row in pairs.itertuples():
+        assert matrix.loc[row.concept_a, row.concept_b] == row.overlap
+
+
+def test_plot_hierarchy_heatmap_rejects_conflicting_pairs(tmp_path):
+    domains = _hierarchy_domains()
+    pairs = _hierarchy_pairs(domains)
+    flipped = pairs.iloc[[0]].rename(columns={"concept_a": "concept_b", "concept_b": "concept_a",
+                                              "domain_a": "domain_b", "domain_b": "domain_a"})
+    conflicting = pd.concat([pairs, flipped.assign(overlap=flipped["overlap"] + 1)])
+    with pytest.raises(ValueError, match="two overlaps"):
+        plots.plot_hierarchy_heatmap(conflicting, "m", "final", _paths(tmp_path, "x"))
+
+
+# ----------------------------------------------------------------------------- Fig. 5, 6
+
+
+@pytest.mark.parametrize("normalised", [False, True])
+def test_plot_expert_counts_plots_mean_over_concepts_with_ci(tmp_path, normalised):
+    counts = _expert_counts()
+    counts.loc[counts["tau"] == 0.7, "n_experts"] = 0  # a zero mean cannot sit on a log axis
+    counts["fraction"] = counts["n_experts"] / counts["n_units"]
+    paths = _paths(tmp_path, f"fig5_{normalised}")
+    data = plots.plot_expert_counts(counts, CHECKPOINTS, paths, normalised=normalised,
+                                    n_resamples=N_RESAMPLES, seed=4)
+    _assert_figure_files(paths)
+    value = "fraction" if normalised else "n_experts"
+    fold0 = counts[counts["fold"] == 0]
+    oracle = stats.mean_ci_table(fold0, by=["tau", "model", "checkpoint"], value=value,
+                                 n_resamples=N_RESAMPLES, seed=4)
+    merged = data.merge(oracle, on=["tau", "model", "checkpoint"], suffixes=("", "_oracle"))
+    assert len(merged) == len(data) == len(TAUS) * len(MODELS) * len(CHECKPOINTS)
+    for column in ["mean", "ci_low", "ci_high"]:
+        np.testing.assert_allclose(merged[column], merged[f"{column}_oracle"])
+    for _, series in data.groupby(["tau", "model"]):
+        assert list(series["checkpoint"]) == CHECKPOINTS
+
+
+def test_plot_expert_counts_with_a_single_checkpoint(tmp_path):
+    counts = _expert_counts(checkpoints=["final"])
+    paths = _paths(tmp_path, "fig5_single")
+    data = plots.plot_expert_counts(counts, ["init", "final"], paths, n_resamples=N_RESAMPLES)
+    _assert_figure_files(paths)
+    assert set(data["checkpoint"]) == {"final"}
+
+
+def test_plot_checkpoint_stability_orders_transitions_and_skips_undefined(tmp_path):
+    stability = _checkpoint_stability().sample(frac=1.0, random_state=1)
+    undefined = stability.index[:3]
+    stability.loc[undefined, "jaccard"] = np.nan
+    paths = _paths(tmp_path, "fig6")
+    data = plots.plot_checkpoint_stability(stability, CHECKPOINTS, paths, n_resamples=N_RESAMPLES)
+    _assert_figure_files(paths)
+    for _, series in data.groupby(["tau", "model"]):
+        assert list(series["transition"]) == ["1→512", "512→143000"]
+    expected = stability.groupby(["tau", "model", "checkpoint"])["jaccard"].mean()  # skips NaN
+    got = data.assign(checkpoint=data["transition"].map({"1→512": "step1",
+                                                         "512→143000": "step512"}))
+    got = got.set_index(["tau", "model", "checkpoint"])["mean"]
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    assert data["n"].sum() == len(stability) - len(undefined)
+
+
+# ----------------------------------------------------------------------------- Fig. 7
+
+
+def test_plot_layer_distribution_totals_and_depth(tmp_path):
+    layers = _layer_distribution()
+    paths = _paths(tmp_path, "fig7")
+    data = plots.plot_layer_distribution(layers, "m", CHECKPOINTS, paths, tau=0.5)
+    _assert_figure_files(paths)
+    totals = data[data["panel"] == "total_experts"].set_index(["checkpoint", "block"])["value"]
+    expected = layers.groupby(["checkpoint", "block"])["total_experts"].sum()
+    pd.testing.assert_series_equal(totals.sort_index(), expected.sort_index(), check_names=False)
+    per_unit = data[data["panel"] == "experts_per_unit"].set_index(["checkpoint", "block"])["value"]
+    sums = layers.groupby(["checkpoint", "block"])[["mean_experts", "n_units"]].sum()
+    pd.testing.assert_series_equal(per_unit.sort_index(),
+                                   (sums["mean_experts"] / sums["n_units"]).sort_index(),
+                                   check_names=False)
+    depth = data[data["panel"] == "depth"]
+    assert list(pd.unique(depth["checkpoint"])) == CHECKPOINTS
+    # MLP, layer 2, step512: sublayers 0 and 1 summed
+    one = depth[(depth["checkpoint"] == "step512") & (depth["layer"] == 2)]["value"]
+    assert one.tolist() == [(1 + 1 + 20 + 1000) + (1 + 1 + 20 + 100 + 1000)]
+
+
+@pytest.mark.parametrize("kwargs, expected_sublayers", [
+    ({"block": "attention"}, ["query_key_value", "dense"]),
+    ({"sublayer": "dense_h_to_4h"}, ["dense_h_to_4h"]),
+])
+def test_plot_layer_distribution_variants(tmp_path, kwargs, expected_sublayers):
+    layers = _layer_distribution()
+    paths = _paths(tmp_path, "fig7_variant")
+    data = plots.plot_layer_distribution(layers, "m", CHECKPOINTS, paths, **kwargs)
+    _assert_figure_files(paths)
+    assert set(data["panel"]) == {"depth"}
+    chosen = layers[layers["sublayer"].isin(expected_sublayers)]
+    expected = chosen.groupby(["checkpoint", "layer"])["mean_experts"].sum()
+    got = data.set_index(["checkpoint", "layer"])["value"]
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    with pytest.raises(ValueError, match="sublayer"):
+        plots.plot_layer_distribution(layers, "m", CHECKPOINTS, paths, sublayer="no_such")
+
+
+# ----------------------------------------------------------------------------- Table 2
+
+
+def test_hierarchy_tables_two_decimals_and_undefined_overlap():
+    hierarchy = _hierarchy()
+    table = plots.hierarchy_csv_table(hierarchy, "m", "final")
+    assert list(table["domain"]) == ["animal", "colour"]
+    assert table.loc[0, "overlap"] == 42.456  # fold 0, full precision
+    tests = pd.DataFrame([dict(model="m", checkpoint="final", fold=0, score="ap", tau=0.5,
+                               baseline="baseline1", mean_real=42.5, mean_baseline=2.7,
+                               statistic=39.8, p_value=0.0004)])
+    markdown = plots.hierarchy_markdown(hierarchy, "m", "final", tests=tests)
+    lines = markdown.splitlines()
+    assert "| Domain | % overlap | baseline 1 | baseline 2 |" in lines
+    assert "| animal | 42.46 | 0.58 | 8.31 |" in lines
+    assert "| colour | n/a | 4.83 | 2.66 |" in lines
+    assert any(line.startswith("Permutation test, real domains vs baseline1") and "p = 0.0004"
+               in line for line in lines)
+    assert "fold 0" in lines[0]
+
+
+# ----------------------------------------------------------------------------- report captions
+
+CAPTIONS = ["fig1_stability", "fig2_alignment", "fig3_embedding_baseline", "fig4_hierarchy_heatmap",
+            "fig5_expert_counts", "fig6_checkpoint_stability", "fig7_layer_distribution",
+            "fig8_cosine_variants", "hierarchy_table"]
+
+
+@pytest.mark.parametrize("name", CAPTIONS)
+def test_report_caption_is_clean_restructuredtext(name):
+    docutils_core = pytest.importorskip("docutils.core")
+    path = Path(__file__).resolve().parents[1] / "workflow" / "report" / f"{name}.rst"
+    text = path.read_text(encoding="utf-8")
+    assert "How to read it" in text and "``score``" in text
+    docutils_core.publish_doctree(text, settings_overrides={"halt_level": 2, "report_level": 2})
