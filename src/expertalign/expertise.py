@@ -134,8 +134,11 @@ def _counts_numpy(sorted_rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarr
             less_equal += column[:, None] <= values
         return less, less_equal
     less = _searchsorted_rows(sorted_rows, values, "left")
-    offsets = (np.arange(len(sorted_rows)) * n)[:, None]
-    tied = (less < n) & (np.take(sorted_rows.reshape(-1), np.minimum(less, n - 1) + offsets) == values)
+    # A value equals some entry iff it equals the first entry not below it (none when less == n:
+    # then the clipped index points at an entry below it).
+    index = np.minimum(less, n - 1).astype(np.int64)
+    index += (np.arange(len(sorted_rows)) * n)[:, None]
+    tied = np.take(sorted_rows.reshape(-1), index) == values
     rows = np.flatnonzero(tied.any(axis=1))
     if not len(rows):
         return less, less
@@ -187,7 +190,7 @@ def _counts_torch(sorted_rows: torch.Tensor, values: torch.Tensor) -> tuple[torc
     n = sorted_rows.shape[1]
     if n == 0:
         return less, less
-    tied = (less < n) & (sorted_rows.gather(1, less.clamp(max=n - 1)) == values)
+    tied = sorted_rows.gather(1, less.clamp(max=n - 1)) == values  # see _counts_numpy
     rows = tied.any(dim=1).nonzero().flatten()
     if not len(rows):
         return less, less
