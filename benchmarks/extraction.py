@@ -58,7 +58,10 @@ def synthetic_sentences(tokenizer, n: int, seed: int) -> list[str]:
 
 
 def synthetic_pool(tokenizer, n_concepts: int, per_concept: int, seed: int) -> pd.DataFrame:
-    """A sentence pool table (contract columns) with ``per_concept`` sentences for each concept."""
+    """A sentence pool table (contract columns) with ``per_concept`` sentences for each concept.
+
+    Only the fold's negative pool and the scored concepts' positives ever reach the model.
+    """
     concepts = [f"concept{index:03d}-n" for index in range(n_concepts) for _ in range(per_concept)]
     sentences = synthetic_sentences(tokenizer, len(concepts), seed)
     return pd.DataFrame({"sentence_id": range(len(concepts)), "concept": concepts,
@@ -84,10 +87,10 @@ def extraction_run(shape: str, device: torch.device, tokenizer, args) -> dict:
     build_s = time.perf_counter() - start
     modules = select_modules(model)
     n_units = len(unit_table(model, modules))
-    pool = synthetic_pool(tokenizer, args.concepts, args.positive, args.seed)
-    concepts = sorted(pool.concept.unique())
-    fold = make_folds(pool.set_index("sentence_id")["concept"], concepts, args.positive, args.negative, 1,
-                      args.seed)[0]
+    pool = synthetic_pool(tokenizer, max(args.pool_concepts, args.concepts), args.positive, args.seed)
+    fold = make_folds(pool.set_index("sentence_id")["concept"], sorted(pool.concept.unique()), args.positive,
+                      args.negative, 1, args.seed)[0]
+    concepts = sorted(pool.concept.unique())[: args.concepts]
     timer = StageTimer()
     result = extract_scores(model, tokenizer, modules, pool, fold, concepts, batch_size=args.batch_size,
                             pooling="max", max_length=128, device=device, timer=timer, progress=False)
@@ -98,7 +101,8 @@ def extraction_run(shape: str, device: torch.device, tokenizer, args) -> dict:
     forward = (seconds["forward_negatives"] + seconds["forward_positives"]) / n
     report = {
         "shape": shape, "device": str(device), "dtype": str(dtype).removeprefix("torch."), "units": n_units,
-        "concepts": n, "positives": args.positive, "negatives": args.negative,
+        "concepts": n, "pool_concepts": int(pool.concept.nunique()), "positives": args.positive,
+        "negatives": args.negative,
         "negative_pool": len(fold["negative_pool"]), "batch_size": args.batch_size,
         "model_build_s": build_s, "stage_s": seconds,
         "per_concept_s": {"forward": forward, "ap": seconds["ap"] / n, "io": seconds["save"] / n,
@@ -120,7 +124,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--positive", type=int, default=400)
     parser.add_argument("--negative", type=int, default=1000)
-    parser.add_argument("--concepts", type=int, default=4)
+    parser.add_argument("--concepts", type=int, default=4, help="concepts scored")
+    parser.add_argument("--pool-concepts", type=int, default=100,
+                        help="concepts in the sentence pool: with many, a concept's own sentences are rare among "
+                             "the negatives, as in the paper (800 concepts)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--throughput-sentences", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)

@@ -56,7 +56,7 @@ def test_scores_equal_sklearn_with_ties(backend, data, chunk):
 @settings(max_examples=60, deadline=None)
 @given(data=tied_data(max_rows=40), remove_seed=st.integers(0, 2**32 - 1), n_add=st.integers(0, 20))
 def test_sorted_negatives_with_removed_and_added_rows(backend, data, remove_seed, n_add):
-    """Large pools (> SMALL_POOL) use searchsorted, small ones direct comparison: both covered."""
+    """Few edits (<= MAX_EDITED_ROWS) are counted row by row, more re-sort the pool: both covered."""
     pos, neg = data
     rng = np.random.default_rng(remove_seed)
     remove = rng.choice(len(neg), size=rng.integers(0, len(neg) + 1), replace=False)
@@ -69,6 +69,19 @@ def test_sorted_negatives_with_removed_and_added_rows(backend, data, remove_seed
     assert np.max(np.abs(ap.numpy() - expected_ap)) <= 1e-6
     assert np.max(np.abs(auc.numpy() - expected_auc)) <= 1e-6
     assert torch.equal(ap, average_precision(pos, edited))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("n_edits", [1, 2, 5])  # 1 and 2 per side counted row by row, 5 re-sorted
+def test_edited_negatives_with_ties(backend, n_edits):
+    rng = np.random.default_rng(n_edits)
+    pos = rng.integers(0, 6, (30, 25)).astype(np.float32)
+    neg = rng.integers(0, 5, (40, 25)).astype(np.float32)
+    remove, add = rng.choice(40, n_edits, replace=False), rng.integers(0, 6, (n_edits, 25)).astype(np.float32)
+    ap, auc = SortedNegatives(neg, backend=backend).scores(pos, remove=remove, add=add)
+    expected_ap, expected_auc = sklearn_scores(pos, np.concatenate([np.delete(neg, remove, axis=0), add]))
+    assert np.max(np.abs(ap.numpy() - expected_ap)) <= 1e-6
+    assert np.max(np.abs(auc.numpy() - expected_auc)) <= 1e-6
 
 
 @pytest.mark.parametrize("n_pos", [50, 300])  # short searches batched in torch, long ones looped in NumPy

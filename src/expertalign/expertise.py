@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 CPU_CHUNK_BYTES = 64 * 2**20  # working memory per CPU worker (small chunks stay cache-friendlier)
-SMALL_POOL = 16  # up to this many negatives per unit, count by direct comparison (NumPy path)
+MAX_EDITED_ROWS = 4  # removed + added negatives counted one by one; more: the edited pool is re-sorted
 SEARCH_LOOP_MIN_WORK = 1024  # binary-search steps per unit above which NumPy's per-unit loop wins
 TRANSPOSE_BLOCK = 256  # rows per block of the CPU transposing copy
 BACKENDS = ("auto", "numpy", "torch")
@@ -120,19 +120,14 @@ def _searchsorted_rows(sorted_rows: np.ndarray, values: np.ndarray, side: str) -
 
 
 def _counts_numpy(sorted_rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(#entries < v, #entries <= v) [units, m] for row-sorted [units, n] and values [units, m].
+    """(#entries < v, #entries <= v) [units, m] int32 for row-sorted [units, n] and values [units, m].
 
-    Few entries (n <= SMALL_POOL): direct comparisons; else binary searches, the second one
-    (side right) only for units where some value equals an entry.
+    The second search (side right) runs only for units where some value equals an entry.
     """
     n = sorted_rows.shape[1]
-    if n <= SMALL_POOL:
-        less = np.zeros(values.shape, dtype=np.int32)
-        less_equal = np.zeros(values.shape, dtype=np.int32)
-        for column in sorted_rows.T:
-            less += column[:, None] < values
-            less_equal += column[:, None] <= values
-        return less, less_equal
+    if n == 0:
+        zeros = np.zeros(values.shape, dtype=np.int32)
+        return zeros, zeros
     less = _searchsorted_rows(sorted_rows, values, "left")
     # A value equals some entry iff it equals the first entry not below it (none when less == n:
     # then the clipped index points at an entry below it).
@@ -165,14 +160,17 @@ def _true_positives_numpy(sorted_pos: np.ndarray) -> np.ndarray:
 
 
 def _score_chunk_numpy(
-    sorted_neg: torch.Tensor, sorted_pos: torch.Tensor, changes: list[tuple[torch.Tensor, int]], n_neg: int
+    sorted_neg: torch.Tensor, sorted_pos: torch.Tensor, edits: list[tuple[torch.Tensor, int]], n_neg: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(AP, AUROC) [units] float64 of one chunk on CPU, in NumPy (see :func:`_score_chunk_torch`)."""
     pos = sorted_pos.numpy()
     less, less_equal = _counts_numpy(sorted_neg.numpy(), pos)
-    for rows, sign in changes:
-        extra_less, extra_equal = _counts_numpy(rows.numpy(), pos)
-        less, less_equal = less + sign * extra_less, less_equal + sign * extra_equal
+    if edits:
+        less, less_equal = less.copy(), less_equal.copy()  # may be one array; edited in place below
+    for row, sign in edits:
+        column, update = row.numpy()[:, None], np.add if sign > 0 else np.subtract
+        update(less, column < pos, out=less)
+        update(less_equal, column <= pos, out=less_equal)
     n_pos = pos.shape[1]
     true_pos = _true_positives_numpy(pos)  # float32 holds these integers (< 2**24) exactly
     denominator = true_pos + np.float32(n_neg)
@@ -208,18 +206,19 @@ def _first_tie_torch(sorted_pos: torch.Tensor) -> torch.Tensor:
 
 
 def _score_chunk_torch(
-    sorted_neg: torch.Tensor, sorted_pos: torch.Tensor, changes: list[tuple[torch.Tensor, int]], n_neg: int
+    sorted_neg: torch.Tensor, sorted_pos: torch.Tensor, edits: list[tuple[torch.Tensor, int]], n_neg: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(AP, AUROC) [units] float64 of one chunk of units, in torch on the tensors' device.
 
-    ``sorted_neg`` [units, n] and ``sorted_pos`` [units, n_pos] are row-sorted; ``changes`` lists
-    row-sorted extra negatives [units, k] with sign -1 (removed) or +1 (added); ``n_neg`` is the
+    ``sorted_neg`` [units, n] and ``sorted_pos`` [units, n_pos] are row-sorted; ``edits`` lists
+    single negatives [units] with sign -1 (removed from the pool) or +1 (added); ``n_neg`` is the
     resulting number of negatives.
     """
     less, less_equal = _counts_torch(sorted_neg, sorted_pos)
-    for rows, sign in changes:
-        extra_less, extra_equal = _counts_torch(rows, sorted_pos)
-        less, less_equal = less + sign * extra_less, less_equal + sign * extra_equal
+    for row, sign in edits:
+        column = row[:, None]
+        less = less + sign * (column < sorted_pos)
+        less_equal = less_equal + sign * (column <= sorted_pos)
     n_pos = sorted_pos.shape[1]
     true_pos = (n_pos - _first_tie_torch(sorted_pos)).float()  # exact: integers < 2**24
     precision = true_pos / (true_pos + (n_neg - less).float())
@@ -233,8 +232,9 @@ class SortedNegatives:
     """A pool of negative responses [n_neg, n_units], sorted once per unit, scored against many positives.
 
     ``scores(pos, remove, add)`` gives exactly ``average_precision`` and ``auroc`` of ``pos``
-    against the negatives minus rows ``remove`` plus rows ``add``, without sorting them again:
-    the few removed and added rows are counted separately and the counts corrected.
+    against the negatives minus rows ``remove`` plus rows ``add``. Up to MAX_EDITED_ROWS edited
+    rows are counted one by one against the positives, without sorting again (a concept's own
+    sentences are rare among a fold's first N negatives); more, and the edited pool is sorted anew.
     ``backend``: ``numpy`` (CPU only), ``torch`` (any device) or ``auto`` (NumPy on CPU, torch
     elsewhere, the faster of the two measured on each).
     """
@@ -263,22 +263,25 @@ class SortedNegatives:
     def _chunk(self, values_per_unit: int) -> int:
         return self.chunk_size or _auto_chunk_size(self.device, values_per_unit)
 
-    def _changes(self, remove, add) -> list[tuple[torch.Tensor, int, str]]:
-        """Validated removed rows (sign -1) and added rows (sign +1), each [k, n_units] (k >= 1) with a name."""
-        changes = []
-        if remove is not None and len(remove):
-            index = torch.as_tensor(np.asarray(remove), dtype=torch.long)
-            if index.dim() != 1 or int(index.min()) < 0 or int(index.max()) >= self.n_neg:
-                raise ValueError(f"remove must be row indices in [0, {self.n_neg}), got {remove!r}")
-            if len(torch.unique(index)) != len(index):
-                raise ValueError("remove has repeated row indices")
-            changes.append((self.neg[index.to(self.device)], -1, "neg"))
-        if add is not None and len(add):
-            added = _as_matrix(add, "add").to(device=self.device, dtype=self.neg.dtype)
-            if added.shape[1] != self.n_units:
-                raise ValueError(f"add has {added.shape[1]} units, the negatives {self.n_units}")
-            changes.append((added, 1, "add"))
-        return changes
+    def _removed_rows(self, remove) -> torch.Tensor:
+        """Validated row indices [k] (int64, on the pool's device) of negatives to leave out."""
+        index = torch.as_tensor(np.asarray([] if remove is None else remove), dtype=torch.long)
+        if index.dim() != 1 or (len(index) and (int(index.min()) < 0 or int(index.max()) >= self.n_neg)):
+            raise ValueError(f"remove must be row indices in [0, {self.n_neg}), got {remove!r}")
+        if len(torch.unique(index)) != len(index):
+            raise ValueError("remove has repeated row indices")
+        return index.to(self.device)
+
+    def _added_rows(self, add) -> torch.Tensor:
+        """Validated extra negatives [k, n_units] on the pool's device (finite, checked by row)."""
+        if add is None or not len(add):
+            return self.neg.new_empty(0, self.n_units)
+        added = _as_matrix(add, "add").to(device=self.device, dtype=self.neg.dtype)
+        if added.shape[1] != self.n_units:
+            raise ValueError(f"add has {added.shape[1]} units, the negatives {self.n_units}")
+        if not bool(torch.isfinite(added).all()):
+            raise ValueError("add contains NaN or inf")
+        return added
 
     def scores(self, pos, remove=None, add=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(AP, AUROC), each [n_units] float32 on the pool's device, of ``pos`` [n_pos, n_units].
@@ -291,13 +294,19 @@ class SortedNegatives:
             raise ValueError("pos has no rows: AP needs at least one positive")
         if pos.shape[1] != self.n_units:
             raise ValueError(f"pos has {pos.shape[1]} units, the negatives {self.n_units}")
-        changes = self._changes(remove, add)
-        n_neg = self.n_neg + sum(sign * len(rows) for rows, sign, _ in changes)
+        removed, added = self._removed_rows(remove), self._added_rows(add)
+        if len(removed) + len(added) > MAX_EDITED_ROWS:
+            keep = torch.ones(self.n_neg, dtype=torch.bool, device=self.device)
+            keep[removed] = False
+            edited = torch.cat([self.neg[keep], added])
+            return SortedNegatives(edited, self.chunk_size, self.backend).scores(pos)
+        edits = [(self.neg[i], -1) for i in removed.tolist()] + [(row, 1) for row in added]
+        n_neg = self.n_neg - len(removed) + len(added)
         kernel = _score_chunk_numpy if self.backend == "numpy" else _score_chunk_torch
 
         def score(units: slice) -> tuple[torch.Tensor, torch.Tensor]:
-            chunk_changes = [(_unit_rows(rows, units, name), sign) for rows, sign, name in changes]
-            return kernel(self.sorted[units], _unit_rows(pos, units, "pos"), chunk_changes, n_neg)
+            chunk_edits = [(row[units], sign) for row, sign in edits]
+            return kernel(self.sorted[units], _unit_rows(pos, units, "pos"), chunk_edits, n_neg)
 
         slices = _chunk_slices(self.n_units, self._chunk(pos.shape[0]))
         parts = _map_chunks(score, slices, self.device)
