@@ -135,3 +135,17 @@ def test_load_fold_names_the_file_and_the_missing_key(tmp_path):
     path.write_text(json.dumps({"fold": 3, "seed": 0}))
     with pytest.raises(FoldError, match=r"fold3.json: missing key 'positive_size'"):
         load_fold(path)
+
+
+def test_draw_fold_equals_the_same_fold_of_make_folds():
+    """A workflow job draws one fold; it must be the fold make_folds gives at that index."""
+    import pandas as pd
+
+    from expertalign.folds import draw_fold, make_folds
+
+    pool = pd.Series([f"c{i % 5}" for i in range(60)])
+    concepts = [f"c{i}" for i in range(5)]
+    folds = make_folds(pool, concepts, 4, 20, 3, seed=11)
+    for k in range(3):
+        assert draw_fold(pool, concepts, 4, 20, k, seed=11) == folds[k]
+    assert draw_fold(pool, concepts, 4, 20, 2, seed=11) != folds[1]

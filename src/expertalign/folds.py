@@ -94,6 +94,24 @@ def make_fold(pools: Mapping[str, np.ndarray], positive_size: int, negative_size
     }
 
 
+def _checked_pools(pool_concepts: pd.Series, concepts: Sequence[str], positive_size: int,
+                   negative_size: int, n_folds: int) -> dict[str, np.ndarray]:
+    """The concepts' sorted sentence ids after checking the sizes; FoldError naming the bad one."""
+    if positive_size < 1 or negative_size < 1 or n_folds < 1:
+        raise FoldError(
+            f"positive_size ({positive_size}), negative_size ({negative_size}) and n_folds "
+            f"({n_folds}) must be >= 1"
+        )
+    if not concepts:
+        raise FoldError("no concepts to draw folds for")
+    return _pools(pool_concepts, list(concepts))
+
+
+def _warn_small(fold: dict, positive_size: int) -> None:
+    if fold["small_pools"]:
+        log.warning("whole pools used (smaller than P=%d): %s", positive_size, fold["small_pools"])
+
+
 def make_folds(
     pool_concepts: pd.Series,
     concepts: Sequence[str],
@@ -110,19 +128,27 @@ def make_folds(
     ignored. A pool smaller than P raises FoldError naming the concept and sizes, unless
     ``allow_small_pool`` (then its whole pool is used and it is listed in small_pools).
     """
-    if positive_size < 1 or negative_size < 1 or n_folds < 1:
-        raise FoldError(
-            f"positive_size ({positive_size}), negative_size ({negative_size}) and n_folds "
-            f"({n_folds}) must be >= 1"
-        )
-    if not concepts:
-        raise FoldError("no concepts to draw folds for")
-    pools = _pools(pool_concepts, list(concepts))
+    pools = _checked_pools(pool_concepts, concepts, positive_size, negative_size, n_folds)
     folds = [make_fold(pools, positive_size, negative_size, k, seed, allow_small_pool)
              for k in range(n_folds)]
-    if folds[0]["small_pools"]:
-        log.warning("whole pools used (smaller than P=%d): %s", positive_size, folds[0]["small_pools"])
+    _warn_small(folds[0], positive_size)
     return folds
+
+
+def draw_fold(
+    pool_concepts: pd.Series,
+    concepts: Sequence[str],
+    positive_size: int,
+    negative_size: int,
+    fold: int,
+    seed: int,
+    allow_small_pool: bool = False,
+) -> dict:
+    """Fold ``fold`` alone, equal to ``make_folds(..., n_folds=fold + 1, ...)[fold]`` (one job, one fold)."""
+    pools = _checked_pools(pool_concepts, concepts, positive_size, negative_size, fold + 1)
+    drawn = make_fold(pools, positive_size, negative_size, fold, seed, allow_small_pool)
+    _warn_small(drawn, positive_size)
+    return drawn
 
 
 def negatives_for(fold: Mapping, concept: str,

@@ -7,19 +7,18 @@ from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from expertalign.folds import make_folds, save_fold  # noqa: E402
+from expertalign.folds import draw_fold, save_fold  # noqa: E402
 
 params = snakemake.params
 concepts = Path(snakemake.input.concepts).read_text().split() if "concepts" in snakemake.input.keys() else params.concepts
 pool = pd.read_parquet(snakemake.input.pool)
-fold_index = int(snakemake.wildcards.fold)
-folds = make_folds(
+fold = draw_fold(
     pool["concept"],
     concepts,
     params.positive_size,
     params.negative_size,
-    fold_index + 1,
+    int(snakemake.wildcards.fold),
     params.seed,
     allow_small_pool=params.allow_small_pool,
 )
-save_fold(snakemake.output.fold, folds[fold_index])
+save_fold(snakemake.output.fold, fold)
