@@ -7,12 +7,18 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from expertalign import __version__ as EXPERTALIGN_VERSION
-from expertalign.config import check_config, resolve_path
+from expertalign.config import check_config, resolve_path, sorted_keys
 from expertalign.concepts import concept_list, load_hierarchy, resolve_men
 
 
 validate(config, schema="../workflow/schemas/config.schema.yaml", set_default=True)
 check_config(config, base=workflow.basedir)
+# Params are compared by their text: a fixed key order keeps a reordered config from rerunning jobs.
+# Only the order of `models` means something (it is the figures' order), so it is kept.
+_canonical = sorted_keys(config)
+_canonical["models"] = {name: _canonical["models"][name] for name in config["models"]}
+config.clear()
+config.update(_canonical)
 
 BASE = Path(workflow.basedir)
 MODELS = config["models"]
@@ -76,12 +82,14 @@ def gpus():
 
 
 def model_params(wildcards):
-    """The model spec (source, dtype, batch size, ...) of the job's model."""
-    return MODELS[wildcards.model]
+    """The model spec (source, dtype, batch size, ...) of the job's model, without its checkpoint
+    list: adding a checkpoint must not rerun the others."""
+    return {key: value for key, value in MODELS[wildcards.model].items() if key != "checkpoints"}
 
 
 PILOT = config["pilot"]
 PILOT_SIZES = list(itertools.product(PILOT["positive_sizes"], PILOT["negative_sizes"])) if PILOT["enabled"] else []
+PILOT_RUNS = [(p, n, k) for p, n in PILOT_SIZES for k in range(PILOT["n_folds"])]  # (P, N, fold)
 
 
 def pilot_positive_size(wildcards):

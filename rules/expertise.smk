@@ -1,5 +1,6 @@
 # Expert extraction: one job per model x checkpoint x fold x concept shard loads its model once,
 # runs the fold's negative pool once and streams the shard's concepts through (scores only: AP, AUROC).
+# The pilot sweep is one job per model checkpoint: every sentence of its folds runs once.
 EXTRACTION_PARAMS = dict(pooling=config["pooling"], device=config["device"])
 
 
@@ -51,22 +52,21 @@ rule merge_shards:
 rule extract_pilot:
     input:
         pool="results/sentences/pool.parquet",
-        fold="results/pilot/folds/P{P}_N{N}/fold{fold}.json",
+        folds=[f"results/pilot/folds/P{p}_N{n}/fold{k}.json" for p, n, k in PILOT_RUNS],
         concepts="results/pilot/concepts.txt",
     output:
-        scores="results/pilot/ap/{model}/{checkpoint}/P{P}_N{N}/fold{fold}.npz",
+        scores=[f"results/pilot/ap/{{model}}/{{checkpoint}}/P{p}_N{n}/fold{k}.npz" for p, n, k in PILOT_RUNS],
     params:
         spec=model_params,
-        concepts=None,
         **EXTRACTION_PARAMS,
     threads: 2
     resources:
         gpu=gpus(),
         mem_mb=16000,
-        runtime=240,
+        runtime=480,
     log:
-        "logs/extract_pilot/{model}/{checkpoint}/P{P}_N{N}/fold{fold}.log",
+        "logs/extract_pilot/{model}/{checkpoint}.log",
     benchmark:
-        "results/benchmarks/extract_pilot/{model}/{checkpoint}/P{P}_N{N}/fold{fold}.tsv"
+        "results/benchmarks/extract_pilot/{model}/{checkpoint}.tsv"
     script:
-        "../workflow/scripts/extract.py"
+        "../workflow/scripts/extract_pilot.py"

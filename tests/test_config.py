@@ -10,7 +10,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from expertalign.config import SCHEMA_PATH, ConfigError, check_config
+from expertalign.config import SCHEMA_PATH, ConfigError, check_config, sorted_keys
 
 
 def load(repo, name):
@@ -145,3 +145,13 @@ def test_dry_run_of_the_default_config_builds_a_dag(repo, men_dir, tmp_path):
     out = run.stdout + run.stderr
     for rule in ("extract", "merge_shards", "analyse", "fig2_alignment", "fig4_hierarchy_heatmap"):
         assert rule in out
+
+
+def test_sorted_keys_orders_mappings_at_every_depth_and_keeps_list_order():
+    config = {"b": {"z": 1, "a": [{"y": 2, "c": 3}, 0]}, "a": [3, 1, 2]}
+    canonical = sorted_keys(config)
+    assert canonical == config
+    assert list(canonical) == ["a", "b"] and list(canonical["b"]) == ["a", "z"]
+    assert list(canonical["b"]["a"][0]) == ["c", "y"] and canonical["a"] == [3, 1, 2]
+    reordered = {"a": [3, 1, 2], "b": {"a": [{"c": 3, "y": 2}, 0], "z": 1}}
+    assert repr(reordered) != repr(config) and repr(sorted_keys(reordered)) == repr(canonical)

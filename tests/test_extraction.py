@@ -10,7 +10,10 @@ from sklearn.metrics import average_precision_score
 from expertalign.expertise import auroc, average_precision, normalized_ap
 from expertalign.extraction import (
     StageTimer,
+    concept_chunks,
+    extract_fold_series,
     extract_scores,
+    fold_sentence_ids,
     load_scores,
     merge_scores,
     negative_edits,
@@ -105,6 +108,50 @@ def test_extraction_equals_naive_per_concept_computation(setup, result):
             expected = average_precision_score(labels, np.r_[pos[:, unit].numpy(), neg[:, unit].numpy()])
             assert abs(result["ap"][row, unit] - expected) <= 1e-6
     assert set(result["timer"].seconds) == {"forward_negatives", "forward_positives", "ap"}
+
+
+def test_concept_chunks_fill_the_budget_in_order():
+    assert concept_chunks([3, 3, 3, 3], row_bytes=10, budget_bytes=60) == [[0, 1], [2, 3]]
+    assert concept_chunks([3, 3, 3], row_bytes=10, budget_bytes=10**6) == [[0, 1, 2]]
+    assert concept_chunks([9, 1, 1], row_bytes=10, budget_bytes=50) == [[0], [1, 2]]  # too big alone: own group
+    assert concept_chunks([], row_bytes=10, budget_bytes=50) == []
+
+
+def test_scores_do_not_depend_on_how_concepts_are_grouped(setup, result):
+    """One concept per forward (tiny budget) or all concepts in shared batches: the same scores."""
+    model, tokenizer, modules, pool, fold = setup
+    for budget, batch_size in ((1, 4), (10**9, 16)):
+        timer = StageTimer()
+        grouped = extract_scores(model, tokenizer, modules, pool, fold, CONCEPTS, batch_size=batch_size,
+                                 max_length=64, device="cpu", timer=timer, progress=False, budget_bytes=budget)
+        np.testing.assert_allclose(grouped["ap"], result["ap"], atol=1e-6)
+        np.testing.assert_allclose(grouped["auroc"], result["auroc"], atol=1e-6)
+        np.testing.assert_array_equal(grouped["n_pos"], result["n_pos"])
+
+
+def test_a_fold_series_equals_its_folds_run_one_by_one(setup):
+    """Shared responses (large budget) or none (tiny budget): each fold's scores as if run alone."""
+    model, tokenizer, modules, pool, fold = setup
+    folds = [fold, make_fold(pool, seed=1), make_fold(pool, seed=2)]
+    concepts = CONCEPTS[:4]
+    alone = [extract_scores(model, tokenizer, modules, pool, f, concepts, batch_size=8, max_length=64,
+                            device="cpu", progress=False) for f in folds]
+    n_shared = len(set().union(*(fold_sentence_ids(f, concepts) for f in folds)))
+    for budget in (10**9, 1):
+        sentences_run = []
+        hook = model.register_forward_pre_hook(lambda _m, _a, kw: sentences_run.append(len(kw["input_ids"])),
+                                               with_kwargs=True)
+        try:
+            series = list(extract_fold_series(model, tokenizer, modules, pool, folds, concepts, batch_size=8,
+                                              max_length=64, device="cpu", progress=False, budget_bytes=budget))
+        finally:
+            hook.remove()
+        assert len(series) == len(folds)
+        for one, other in zip(series, alone):
+            np.testing.assert_allclose(one["ap"], other["ap"], atol=1e-6)
+            np.testing.assert_allclose(one["auroc"], other["auroc"], atol=1e-6)
+        per_fold = sum(len(f["negative_pool"]) + sum(len(f["positives"][c]) for c in concepts) for f in folds)
+        assert sum(sentences_run) == (n_shared if budget > 1 else per_fold)
 
 
 def test_score_files_round_trip(result, tmp_path):

@@ -100,7 +100,6 @@ def test_nothing_left_to_do_after_a_run(finished_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a changed statistics setting still reruns extraction (issue 7, open)")
 def test_changing_a_statistics_setting_reruns_only_analyses(finished_run, tmp_path):
     work, config = finished_run
     changed = yaml.safe_load(config.read_text())
@@ -111,6 +110,18 @@ def test_changing_a_statistics_setting_reruns_only_analyses(finished_run, tmp_pa
     assert jobs.get("analyse") == len(MODELS) * len(CHECKPOINTS) * 2
     assert "fig2_alignment" in jobs
     for upstream in ("extract", "merge_shards", "folds", "sentence_pool", "units", "extract_pilot"):
+        assert upstream not in jobs
+
+
+def test_dropping_a_checkpoint_reruns_no_extraction(finished_run, tmp_path):
+    work, config = finished_run
+    changed = yaml.safe_load(config.read_text())
+    changed["models"]["tiny-bert"]["checkpoints"] = ["step1"]
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(changed))
+    jobs = planned_jobs(run_snakemake(work, path, "-n"))
+    assert "fig2_alignment" in jobs  # the figures lose a checkpoint
+    for upstream in ("extract", "merge_shards", "units", "analyse", "embedding_baseline"):
         assert upstream not in jobs
 
 
@@ -135,4 +146,5 @@ def test_paper_config_fans_out_over_models_checkpoints_folds_and_shards(tmp_path
     assert jobs["extract"] == checkpoints * paper["folds"]["n_folds"] * shards
     assert jobs["generate_sentences"] == n_concepts
     pilot = paper["pilot"]
-    assert jobs["extract_pilot"] == len(pilot["positive_sizes"]) * len(pilot["negative_sizes"]) * pilot["n_folds"]
+    assert jobs["extract_pilot"] == 1  # one job runs every (P, N, fold) of the sweep
+    assert jobs["pilot_folds"] == len(pilot["positive_sizes"]) * len(pilot["negative_sizes"]) * pilot["n_folds"]

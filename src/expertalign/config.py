@@ -31,6 +31,19 @@ def resolve_path(path: str | os.PathLike, base: str | os.PathLike) -> Path:
     return p if p.is_absolute() else Path(base) / p
 
 
+def sorted_keys(value):
+    """``value`` with every mapping's keys in sorted order, lists kept in their order.
+
+    Snakemake compares a job's params by their text, so two configs that differ only in key
+    order (a hand-written file and a ``yaml.safe_dump`` of it) must give the same params.
+    """
+    if isinstance(value, dict):
+        return {key: sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_keys(item) for item in value]
+    return value
+
+
 def load_schema() -> dict:
     """The config JSON schema as a dict."""
     with open(SCHEMA_PATH) as fh:

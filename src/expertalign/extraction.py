@@ -4,6 +4,8 @@ A job loads one model checkpoint, runs the fold's negative pool (all N + K sente
 model once, sorts the first N negatives per unit once, then streams concepts: run the concept's
 positives, and score them against the first N negatives minus the concept's own sentences plus
 the next foreign ones after N (the fold contract's rule, ``expertalign.folds.negatives_for``).
+Positives of several concepts share length-sorted batches while their responses fit a memory
+budget. A series of folds over the same concepts (the pilot sweep) runs each sentence once.
 
 Score file (npz): concepts [n_c] str, ap [n_c, n_units] float32, auroc [n_c, n_units] float32,
 n_pos [n_c] int64, n_neg [n_c] int64.
@@ -26,6 +28,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from expertalign.expertise import SortedNegatives, normalized_ap
 from expertalign.folds import negatives_for
+from expertalign.models import module_widths
 from expertalign.responses import PROGRESS_INTERVAL_S, record_responses
 from expertalign.workflow import atomic_path
 
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 SCORES = ("ap", "ap_normalized", "auroc")
 RESULT_KEYS = ("concepts", "ap", "auroc", "n_pos", "n_neg")
 POOL_COLUMNS = ("sentence_id", "concept", "sentence")
+CPU_RESPONSE_BYTES = 2**30  # responses held at once on CPU
+GPU_RESPONSE_FRACTION = 0.25  # share of free GPU memory they may take
 
 
 class StageTimer:
@@ -74,6 +79,62 @@ def negative_edits(fold: Mapping, concept: str, sentence_concepts: pd.Series) ->
     return positions[:size][~chosen[:size]], positions[size:][chosen[size:]]
 
 
+def response_budget(device: torch.device) -> int:
+    """Bytes of float32 responses held at once on ``device`` (one group of concepts' positives,
+    or the sentences shared by a series of folds).
+
+    CUDA: a quarter of the free memory (the AP step's unit chunks take their share of the rest);
+    CPU: CPU_RESPONSE_BYTES.
+    """
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * GPU_RESPONSE_FRACTION)
+    return CPU_RESPONSE_BYTES
+
+
+def concept_chunks(counts: Sequence[int], row_bytes: int, budget_bytes: int) -> list[list[int]]:
+    """Consecutive concept indices grouped so that each group's positives take <= ``budget_bytes``.
+
+    ``counts[c]``: positives of concept c; ``row_bytes``: bytes of one sentence's responses. A
+    concept whose positives alone exceed the budget forms a group of its own.
+    """
+    chunks: list[list[int]] = []
+    used = 0
+    for index, count in enumerate(counts):
+        size = count * row_bytes
+        if not chunks or used + size > budget_bytes:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(index)
+        used += size
+    return chunks
+
+
+class ResponseCache:
+    """Responses [n_ids, n_units] recorded once for a set of sentence ids, looked up by id."""
+
+    def __init__(self, ids: Sequence[int], responses: torch.Tensor):
+        if len(ids) != responses.shape[0]:
+            raise ValueError(f"{len(ids)} ids for {responses.shape[0]} response rows")
+        self.row = {int(i): row for row, i in enumerate(ids)}
+        self.responses = responses
+
+    def lookup(self, ids: Sequence[int]) -> torch.Tensor | None:
+        """Responses [len(ids), n_units] of ``ids`` in their order, or None if one was not recorded."""
+        rows = [self.row.get(int(i)) for i in ids]
+        if None in rows:
+            return None
+        return self.responses[torch.as_tensor(rows, device=self.responses.device)]
+
+
+def fold_sentence_ids(fold: Mapping, concepts: Sequence[str]) -> set[int]:
+    """Every sentence id that scoring ``concepts`` in ``fold`` runs through the model."""
+    ids = set(fold["negative_pool"])
+    for concept in concepts:
+        ids.update(fold["positives"][concept])
+    return ids
+
+
 def extract_scores(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -87,6 +148,8 @@ def extract_scores(
     device: torch.device | str | None = None,
     timer: StageTimer | None = None,
     progress: bool = True,
+    budget_bytes: int | None = None,
+    cache: ResponseCache | None = None,
 ) -> dict:
     """AP and AUROC of every unit for each of ``concepts`` in ``fold``.
 
@@ -94,6 +157,9 @@ def extract_scores(
     dict of the contract. Responses and scores are computed on ``device`` (default: the model's).
     Returns {concepts: list[str], ap, auroc: [n_c, n_units] float32, n_pos, n_neg: [n_c] int64}.
     ``timer`` (optional) accumulates seconds in stages forward_negatives, forward_positives, ap.
+    Positives of consecutive concepts run through the model together (full, length-sorted
+    batches) as long as their responses fit ``budget_bytes`` (default :func:`response_budget`).
+    Sentences found in ``cache`` are looked up instead of run.
     """
     _check_pool(pool)
     unknown = [concept for concept in concepts if concept not in fold["positives"]]
@@ -106,6 +172,8 @@ def extract_scores(
     size = fold["negative_size"]
 
     def responses(ids: Sequence[int], bar: bool = False) -> torch.Tensor:
+        if cache is not None and (found := cache.lookup(ids)) is not None:
+            return found.to(device)
         return record_responses(model, tokenizer, list(sentences[np.asarray(ids, dtype=np.int64)]), module_names,
                                 batch_size=batch_size, pooling=pooling, max_length=max_length, progress=bar,
                                 output_device=device)
@@ -114,27 +182,74 @@ def extract_scores(
         negative_pool = responses(fold["negative_pool"], bar=progress)
     with timer.stage("ap", device):
         negatives = SortedNegatives(negative_pool[:size])
-    ap, auroc, n_pos = [], [], []
-    for concept in tqdm(concepts, desc="concepts", unit="concept", mininterval=PROGRESS_INTERVAL_S,
-                        disable=not progress):
-        with timer.stage("forward_positives", device):
-            positives = responses(fold["positives"][concept])
-        with timer.stage("ap", device):
-            remove, add = negative_edits(fold, concept, sentence_concepts)
-            concept_ap, concept_auroc = negatives.scores(positives, remove=remove, add=negative_pool[add])
-            ap.append(concept_ap.cpu().numpy())
-            auroc.append(concept_auroc.cpu().numpy())
-        n_pos.append(len(positives))
+    n_units = negative_pool.shape[1]
+    if budget_bytes is None:
+        budget_bytes = response_budget(device)
+    counts = [len(fold["positives"][concept]) for concept in concepts]
+    ap, auroc = [], []
+    bar = tqdm(total=len(concepts), desc="concepts", unit="concept", mininterval=PROGRESS_INTERVAL_S,
+               disable=not progress)
+    with bar:
+        for chunk in concept_chunks(counts, 4 * n_units, budget_bytes):
+            with timer.stage("forward_positives", device):
+                chunk_positives = responses([i for c in chunk for i in fold["positives"][concepts[c]]], bar=progress)
+            offsets = np.cumsum([0] + [counts[c] for c in chunk])
+            for c, start, stop in zip(chunk, offsets[:-1], offsets[1:]):
+                with timer.stage("ap", device):
+                    remove, add = negative_edits(fold, concepts[c], sentence_concepts)
+                    concept_ap, concept_auroc = negatives.scores(chunk_positives[start:stop], remove=remove,
+                                                                 add=negative_pool[add])
+                    ap.append(concept_ap.float())  # stays on the device: one copy to the host at the end
+                    auroc.append(concept_auroc.float())
+                bar.update(1)
+            del chunk_positives
     log.info("fold %s, %d concepts: %s", fold["fold"], len(concepts),
              ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timer.seconds.items()))
-    n_units = negative_pool.shape[1]
     return {
         "concepts": list(concepts),
-        "ap": np.stack(ap) if ap else np.zeros((0, n_units), dtype=np.float32),
-        "auroc": np.stack(auroc) if auroc else np.zeros((0, n_units), dtype=np.float32),
-        "n_pos": np.asarray(n_pos, dtype=np.int64),
+        "ap": torch.stack(ap).cpu().numpy() if ap else np.zeros((0, n_units), dtype=np.float32),
+        "auroc": torch.stack(auroc).cpu().numpy() if auroc else np.zeros((0, n_units), dtype=np.float32),
+        "n_pos": np.asarray(counts, dtype=np.int64),
         "n_neg": np.full(len(concepts), size, dtype=np.int64),
     }
+
+
+def extract_fold_series(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    module_names: Sequence[str],
+    pool: pd.DataFrame,
+    folds: Sequence[Mapping],
+    concepts: Sequence[str],
+    batch_size: int = 32,
+    pooling: str = "max",
+    max_length: int = 128,
+    device: torch.device | str | None = None,
+    timer: StageTimer | None = None,
+    progress: bool = True,
+    budget_bytes: int | None = None,
+) -> Iterator[dict]:
+    """:func:`extract_scores` of ``concepts`` in each of ``folds`` (e.g. the pilot's), in order.
+
+    When the responses to every sentence the folds use fit ``budget_bytes``, each sentence runs
+    through the model once for all folds; otherwise each fold runs its own.
+    """
+    timer = timer or StageTimer()
+    device = torch.device(device) if device is not None else model.get_input_embeddings().weight.device
+    budget_bytes = response_budget(device) if budget_bytes is None else budget_bytes
+    ids = sorted(set().union(*(fold_sentence_ids(fold, concepts) for fold in folds)))
+    cache = None
+    if len(ids) * 4 * sum(module_widths(model, module_names)) <= budget_bytes:
+        with timer.stage("forward_shared", device):
+            sentences = pool.set_index("sentence_id").loc[ids, "sentence"].tolist()
+            cache = ResponseCache(ids, record_responses(
+                model, tokenizer, sentences, module_names, batch_size=batch_size, pooling=pooling,
+                max_length=max_length, progress=progress, output_device=device))
+        log.info("%d sentences of %d folds run once: %.1f s", len(ids), len(folds), timer.seconds["forward_shared"])
+    for fold in folds:
+        yield extract_scores(model, tokenizer, module_names, pool, fold, concepts, batch_size=batch_size,
+                             pooling=pooling, max_length=max_length, device=device, timer=timer,
+                             progress=progress, budget_bytes=budget_bytes, cache=cache)
 
 
 def _check_result(result: Mapping, where: str) -> None:

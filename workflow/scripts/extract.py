@@ -3,8 +3,6 @@ from expertalign.workflow import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from pathlib import Path  # noqa: E402
-
 import pandas as pd  # noqa: E402
 
 from expertalign.extraction import extract_scores, save_scores  # noqa: E402
@@ -12,9 +10,6 @@ from expertalign.folds import load_fold  # noqa: E402
 from expertalign.models import load_model, select_modules  # noqa: E402
 
 spec = snakemake.params.spec
-concepts = snakemake.params.concepts
-if concepts is None:  # the pilot: every concept of its list
-    concepts = Path(snakemake.input.concepts).read_text().split()
 model, tokenizer = load_model(
     spec["source"], snakemake.wildcards.checkpoint, spec["dtype"], snakemake.params.device, spec["init_seed"]
 )
@@ -24,7 +19,7 @@ result = extract_scores(
     select_modules(model, spec["family"], spec["layers"]),
     pd.read_parquet(snakemake.input.pool),
     load_fold(snakemake.input.fold),
-    concepts,
+    snakemake.params.concepts,
     batch_size=spec["batch_size"],
     pooling=snakemake.params.pooling,
     max_length=spec["max_length"],
