@@ -69,4 +69,4 @@ rule extract_pilot:
     benchmark:
         "results/benchmarks/extract_pilot/{model}/{checkpoint}.tsv"
     script:
-        "../workflow/scripts/extract_pilot.py"
+        "../workflow/scripts/extract.py"

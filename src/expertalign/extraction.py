@@ -29,7 +29,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from expertalign.expertise import SortedNegatives, normalized_ap
 from expertalign.folds import negatives_for
 from expertalign.models import module_widths
-from expertalign.responses import PROGRESS_INTERVAL_S, record_responses
+from expertalign.responses import PROGRESS_INTERVAL_S, input_device, record_responses
 from expertalign.workflow import atomic_path
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def extract_scores(
     if unknown:
         raise ValueError(f"fold {fold['fold']} has no positives for {unknown}")
     timer = timer or StageTimer()
-    device = torch.device(device) if device is not None else model.get_input_embeddings().weight.device
+    device = torch.device(device) if device is not None else input_device(model)
     sentences = pool["sentence"].to_numpy()
     sentence_concepts = pool.set_index("sentence_id")["concept"]
     size = fold["negative_size"]
@@ -221,35 +221,30 @@ def extract_fold_series(
     pool: pd.DataFrame,
     folds: Sequence[Mapping],
     concepts: Sequence[str],
-    batch_size: int = 32,
-    pooling: str = "max",
-    max_length: int = 128,
-    device: torch.device | str | None = None,
-    timer: StageTimer | None = None,
-    progress: bool = True,
     budget_bytes: int | None = None,
+    **options,
 ) -> Iterator[dict]:
     """:func:`extract_scores` of ``concepts`` in each of ``folds`` (e.g. the pilot's), in order.
 
     When the responses to every sentence the folds use fit ``budget_bytes``, each sentence runs
-    through the model once for all folds; otherwise each fold runs its own.
+    through the model once for all folds; otherwise each fold runs its own. ``options``: the
+    keyword arguments of :func:`extract_scores` (batch_size, pooling, max_length, device, timer, progress).
     """
-    timer = timer or StageTimer()
-    device = torch.device(device) if device is not None else model.get_input_embeddings().weight.device
+    timer = options.setdefault("timer", StageTimer())
+    device = options["device"] = torch.device(options.get("device") or input_device(model))
     budget_bytes = response_budget(device) if budget_bytes is None else budget_bytes
     ids = sorted(set().union(*(fold_sentence_ids(fold, concepts) for fold in folds)))
     cache = None
     if len(ids) * 4 * sum(module_widths(model, module_names)) <= budget_bytes:
+        forward = {key: value for key, value in options.items() if key != "timer"}
         with timer.stage("forward_shared", device):
             sentences = pool.set_index("sentence_id").loc[ids, "sentence"].tolist()
-            cache = ResponseCache(ids, record_responses(
-                model, tokenizer, sentences, module_names, batch_size=batch_size, pooling=pooling,
-                max_length=max_length, progress=progress, output_device=device))
+            cache = ResponseCache(ids, record_responses(model, tokenizer, sentences, module_names,
+                                                        output_device=device, **forward))
         log.info("%d sentences of %d folds run once: %.1f s", len(ids), len(folds), timer.seconds["forward_shared"])
     for fold in folds:
-        yield extract_scores(model, tokenizer, module_names, pool, fold, concepts, batch_size=batch_size,
-                             pooling=pooling, max_length=max_length, device=device, timer=timer,
-                             progress=progress, budget_bytes=budget_bytes, cache=cache)
+        yield extract_scores(model, tokenizer, module_names, pool, fold, concepts, budget_bytes=budget_bytes,
+                             cache=cache, **options)
 
 
 def _check_result(result: Mapping, where: str) -> None:
