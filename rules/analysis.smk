@@ -18,7 +18,8 @@ rule lexical_baseline:
         pool="results/sentences/pool.parquet",
         pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
     output:
-        table="results/tables/lexical_baseline.csv",
+        table=report("results/tables/lexical_baseline.csv", caption="../workflow/report/tables.rst", category="Tables",
+                     labels={"table": "lexical_baseline"}),
         matrix="results/lexical/similarity.npz",
     params:
         weighting=config["baselines"]["lexical_weighting"],
@@ -150,7 +151,8 @@ rule gather_table:
     input:
         parts=table_parts,
     output:
-        csv="results/tables/{table}.csv",
+        csv=report("results/tables/{table}.csv", caption="../workflow/report/tables.rst", category="Tables",
+                   labels={"table": "{table}"}),
     wildcard_constraints:
         table="|".join(ANALYSIS_TABLES + ["checkpoint_stability", "embedding_baseline", "fold_stability"]),
     log:

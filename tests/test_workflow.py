@@ -93,6 +93,23 @@ def test_analysis_tables_hold_the_expected_rows(finished_run):
     assert "animal" in table_md and "vehicle" in table_md
 
 
+def test_html_report_embeds_every_figure_and_table_with_its_caption(finished_run):
+    work, config = finished_run
+    report = work / "report.html"
+    result = run_snakemake(work, config, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-4000:]
+    html = report.read_text()
+    embedded = set(re.findall(r'"filename": "([^"]+)"', html))
+    tables = ["alignment", "partial_alignment", "hierarchy", "hierarchy_tests", "expert_counts",
+              "layer_distribution", "checkpoint_stability", "fold_stability", "embedding_baseline", "lexical_baseline"]
+    assert {f"{name}.png" for name in FIGURES} <= embedded
+    assert {f"{name}.csv" for name in tables} <= embedded
+    assert {f"table_{m}_{c}.md" for m in MODELS for c in CHECKPOINTS} <= embedded
+    assert html.count("data:image/png;charset=utf8;filename=") >= len(FIGURES)  # the images themselves, inline
+    assert "Do expert neurons represent similarity the way humans do?" in html  # fig2's caption
+    assert "Table expert_counts.csv" in html and "Experts per concept" in html  # a table's own caption
+
+
 def test_nothing_left_to_do_after_a_run(finished_run):
     work, config = finished_run
     result = run_snakemake(work, config, "-n")
