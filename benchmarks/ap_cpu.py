@@ -11,7 +11,6 @@ before it (Linux: /proc/self/clear_refs resets the mark).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -23,7 +22,7 @@ import torch
 from sklearn.metrics import average_precision_score
 
 from expertalign.expertise import SortedNegatives
-from expertalign.workflow import atomic_path
+from expertalign.workflow import write_json
 
 log = logging.getLogger("benchmarks.ap_cpu")
 
@@ -92,8 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     result = run(args.units, args.positive, args.negative, args.seed)
-    with atomic_path(args.out) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, args.out)
     log.info("ratio %.1fx, max |diff| %.2e -> %s", result["ratio"], result["max_abs_diff"], args.out)
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from expertalign.workflow import atomic_path
+from expertalign.workflow import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]")
@@ -68,8 +68,7 @@ def main() -> None:
         "rules": {name: {"jobs": len(v), "total_s": sum(v), "max_s": max(v)}
                   for name, v in sorted(rules.items(), key=lambda item: -sum(item[1]))},
     }
-    with atomic_path(args.out) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, args.out)
     print(json.dumps({key: result[key] for key in ("wall_s", "jobs", "load_average_before")}))
 
 

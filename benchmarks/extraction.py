@@ -14,7 +14,6 @@ GPU, float32 on CPU; on CPU only the 70m shape runs. Also measures forward throu
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import random
@@ -30,7 +29,7 @@ from expertalign.extraction import StageTimer, extract_scores, save_scores
 from expertalign.folds import make_folds
 from expertalign.models import load_model, resolve_device, select_modules, unit_table
 from expertalign.responses import record_responses
-from expertalign.workflow import atomic_path
+from expertalign.workflow import write_json
 
 log = logging.getLogger("benchmarks.extraction")
 
@@ -156,8 +155,7 @@ def main() -> None:
         model = pythia_model("70m", device, torch.bfloat16 if device.type == "cuda" else torch.float32)
         result["throughput_sentences_per_s"]["pythia-70m-shape"] = throughput(model, tokenizer, sentences,
                                                                               args.batch_size)
-    with atomic_path(args.out) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, args.out)
     log.info("-> %s", args.out)
 
 

@@ -30,7 +30,7 @@ from expertalign.expertise import SortedNegatives, normalized_ap
 from expertalign.folds import negatives_for
 from expertalign.models import module_widths
 from expertalign.responses import PROGRESS_INTERVAL_S, input_device, record_responses
-from expertalign.workflow import atomic_path
+from expertalign.workflow import save_npz
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +230,7 @@ def extract_fold_series(
     through the model once for all folds; otherwise each fold runs its own. ``options``: the
     keyword arguments of :func:`extract_scores` (batch_size, pooling, max_length, device, timer, progress).
     """
+    _check_pool(pool)
     timer = options.setdefault("timer", StageTimer())
     device = options["device"] = torch.device(options.get("device") or input_device(model))
     budget_bytes = response_budget(device) if budget_bytes is None else budget_bytes
@@ -238,7 +239,7 @@ def extract_fold_series(
     if len(ids) * 4 * sum(module_widths(model, module_names)) <= budget_bytes:
         forward = {key: value for key, value in options.items() if key != "timer"}
         with timer.stage("forward_shared", device):
-            sentences = pool.set_index("sentence_id").loc[ids, "sentence"].tolist()
+            sentences = list(pool["sentence"].to_numpy()[ids])  # sentence_id is the row number (_check_pool)
             cache = ResponseCache(ids, record_responses(model, tokenizer, sentences, module_names,
                                                         output_device=device, **forward))
         log.info("%d sentences of %d folds run once: %.1f s", len(ids), len(folds), timer.seconds["forward_shared"])
@@ -264,15 +265,14 @@ def _check_result(result: Mapping, where: str) -> None:
 def save_scores(path: str | os.PathLike, result: Mapping) -> None:
     """Write an extraction result as an uncompressed .npz, atomically."""
     _check_result(result, f"scores for {path}")
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(
-            handle,
-            concepts=np.asarray(result["concepts"], dtype=str),
-            ap=np.asarray(result["ap"], dtype=np.float32),
-            auroc=np.asarray(result["auroc"], dtype=np.float32),
-            n_pos=np.asarray(result["n_pos"], dtype=np.int64),
-            n_neg=np.asarray(result["n_neg"], dtype=np.int64),
-        )
+    save_npz(
+        path,
+        concepts=np.asarray(result["concepts"], dtype=str),
+        ap=np.asarray(result["ap"], dtype=np.float32),
+        auroc=np.asarray(result["auroc"], dtype=np.float32),
+        n_pos=np.asarray(result["n_pos"], dtype=np.int64),
+        n_neg=np.asarray(result["n_neg"], dtype=np.int64),
+    )
 
 
 def read_scores(path: str | os.PathLike) -> dict:

@@ -159,6 +159,20 @@ def _select_tau(df: pd.DataFrame, tau: float, table: str) -> pd.DataFrame:
     return rows
 
 
+def _select_run(df: pd.DataFrame, table: str, columns: Sequence[str], model: str, score: str | None,
+                tau: float, fold: int | None, checkpoint: str | None = None) -> tuple[pd.DataFrame, str, int]:
+    """Rows of one model (and ``checkpoint``; None keeps every checkpoint), score, tau and fold of
+    a tidy table whose contract ``columns`` are checked first; with the score and fold used."""
+    _require_columns(df, columns, table)
+    rows, _ = _select_value(df, "model", model, table)
+    if checkpoint is not None:
+        rows, _ = _select_value(rows, "checkpoint", checkpoint, table)
+    rows, score = _select_value(rows, "score", score, table)
+    rows = _select_tau(rows, tau, table)
+    rows, fold = _select_fold(rows, fold, table)
+    return rows, score, fold
+
+
 def _checkpoints_present(
     df: pd.DataFrame, checkpoint_order: Sequence[str], table: str, column: str = "checkpoint"
 ) -> list[str]:
@@ -813,14 +827,9 @@ def plot_hierarchy_heatmap(
 
     Returns the symmetric DataFrame [concept x concept] of the plotted percentages.
     """
-    table = "hierarchy_pairs"
-    _require_columns(hierarchy_pairs, ["model", "checkpoint", "fold", "score", "tau", "concept_a",
-                                       "concept_b", "domain_a", "domain_b", "overlap"], table)
-    rows, _ = _select_value(hierarchy_pairs, "model", model, table)
-    rows, _ = _select_value(rows, "checkpoint", checkpoint, table)
-    rows, score = _select_value(rows, "score", score, table)
-    rows = _select_tau(rows, tau, table)
-    rows, fold = _select_fold(rows, fold, table)
+    columns = ["model", "checkpoint", "fold", "score", "tau", "concept_a", "concept_b", "domain_a", "domain_b",
+               "overlap"]
+    rows, score, fold = _select_run(hierarchy_pairs, "hierarchy_pairs", columns, model, score, tau, fold, checkpoint)
     order = _concept_order(rows, domains)
     matrix = _overlap_matrix(rows, list(order["concept"]))
     starts, centres, names = _domain_boundaries(list(order["domain"]))
@@ -862,15 +871,9 @@ BLOCK_NAMES = {"mlp": "MLP", "attention": "attention"}
 def _layer_rows(layer_distribution: pd.DataFrame, model: str, tau: float, score: str | None,
                 fold: int | None) -> tuple[pd.DataFrame, str, int]:
     """The layer_distribution rows of one model, tau, score and fold, with the score and fold."""
-    table = "layer_distribution"
-    _require_columns(layer_distribution, ["model", "checkpoint", "fold", "score", "tau", "block",
-                                          "sublayer", "layer", "n_units", "mean_experts",
-                                          "total_experts"], table)
-    rows, _ = _select_value(layer_distribution, "model", model, table)
-    rows, score = _select_value(rows, "score", score, table)
-    rows = _select_tau(rows, tau, table)
-    rows, fold = _select_fold(rows, fold, table)
-    return rows, score, fold
+    columns = ["model", "checkpoint", "fold", "score", "tau", "block", "sublayer", "layer", "n_units",
+               "mean_experts", "total_experts"]
+    return _select_run(layer_distribution, "layer_distribution", columns, model, score, tau, fold)
 
 
 def _block_totals(rows: pd.DataFrame, checkpoints: Sequence[str]) -> pd.DataFrame:
@@ -999,14 +1002,9 @@ def plot_layer_distribution(
 def _hierarchy_rows(hierarchy: pd.DataFrame, model: str, checkpoint: str, score: str | None,
                     tau: float, fold: int | None) -> tuple[pd.DataFrame, str, int]:
     """The hierarchy rows of one model, checkpoint, score, tau and fold, with the score and fold."""
-    table = "hierarchy"
-    _require_columns(hierarchy, ["model", "checkpoint", "fold", "score", "tau", "domain",
-                                 "overlap", "empty_intersection", "baseline1", "baseline2"], table)
-    rows, _ = _select_value(hierarchy, "model", model, table)
-    rows, _ = _select_value(rows, "checkpoint", checkpoint, table)
-    rows, score = _select_value(rows, "score", score, table)
-    rows = _select_tau(rows, tau, table)
-    rows, fold = _select_fold(rows, fold, table)
+    columns = ["model", "checkpoint", "fold", "score", "tau", "domain", "overlap", "empty_intersection",
+               "baseline1", "baseline2"]
+    rows, score, fold = _select_run(hierarchy, "hierarchy", columns, model, score, tau, fold, checkpoint)
     repeated = sorted(rows.loc[rows["domain"].duplicated(), "domain"])
     if repeated:
         raise ValueError(f"hierarchy table repeats domain(s) {repeated} for {model} @ "

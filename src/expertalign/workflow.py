@@ -62,6 +62,12 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
             np.savez(fh, **arrays)
 
 
+def write_json(data: dict, path: str | os.PathLike) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
+
+
 def write_jsonl(records: list[dict], path: str | os.PathLike) -> None:
     """Write one JSON object per line, atomically."""
     with atomic_path(path) as tmp:
