@@ -90,6 +90,34 @@ def model_params(wildcards):
 PILOT = config["pilot"]
 PILOT_SIZES = list(itertools.product(PILOT["positive_sizes"], PILOT["negative_sizes"])) if PILOT["enabled"] else []
 PILOT_RUNS = [(p, n, k) for p, n in PILOT_SIZES for k in range(PILOT["n_folds"])]  # (P, N, fold)
+# Sentence sources the pilot compares (Fig. 1: a line each); "main" is the sentences block's own pool.
+PILOT_SOURCES = list(PILOT["sources"]) or ["main"]
+PILOT_POOL_SIZE = PILOT["pool_size"] or config["sentences"]["pool_size"]  # per concept, in each source's own pool
+
+
+wildcard_constraints:
+    source="|".join(map(re.escape, PILOT_SOURCES)),
+
+
+def pilot_pool(wildcards):
+    """The sentence pool of a pilot source: its own pool, or the main pool for source "main"."""
+    if wildcards.source == "main":
+        return "results/sentences/pool.parquet"
+    return f"results/pilot/sentences/{wildcards.source}/pool.parquet"
+
+
+def pilot_source_backend(wildcards):
+    """A pilot source's backend and its settings block, file paths resolved (no secrets: keys stay in the env)."""
+    source = PILOT["sources"][wildcards.source]
+    settings = dict(source.get(source["backend"], {}))
+    if "path" in settings:
+        settings["path"] = repo_path(settings["path"])
+    return dict(backend=source["backend"], settings=settings)
+
+
+def pilot_source_gpus(wildcards):
+    """GPUs a pilot source's pool job asks for: one for a local HF generator off the CPU."""
+    return int(PILOT["sources"][wildcards.source]["backend"] == "hf" and config["device"] != "cpu")
 
 
 def pilot_positive_size(wildcards):
