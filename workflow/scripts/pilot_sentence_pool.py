@@ -7,7 +7,7 @@ from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from expertalign.generation import make_backend, generate_pool  # noqa: E402
+from expertalign.generation import generate_pool, make_backend  # noqa: E402
 from expertalign.workflow import pool_table, write_csv, write_parquet  # noqa: E402
 
 params, source = snakemake.params, snakemake.wildcards.source
