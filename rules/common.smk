@@ -107,12 +107,18 @@ def pilot_pool(wildcards):
 
 
 def pilot_source_backend(wildcards):
-    """A pilot source's backend and its settings block, file paths resolved (no secrets: keys stay in the env)."""
+    """A pilot source's backend and its settings block without its file path, which is an input
+    (no secrets: keys stay in the env)."""
     source = PILOT["sources"][wildcards.source]
-    settings = dict(source.get(source["backend"], {}))
-    if "path" in settings:
-        settings["path"] = repo_path(settings["path"])
+    settings = {key: value for key, value in source.get(source["backend"], {}).items() if key != "path"}
     return dict(backend=source["backend"], settings=settings)
+
+
+def pilot_source_file(wildcards):
+    """The sentence file a reading pilot source (builtin, file) reads; none for a generator."""
+    source = PILOT["sources"][wildcards.source]
+    path = source.get(source["backend"], {}).get("path")
+    return repo_path(path) if path else []
 
 
 def pilot_source_gpus(wildcards):

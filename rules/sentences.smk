@@ -86,6 +86,7 @@ rule pilot_sentence_pool:
     input:
         concepts="results/concepts/concepts.csv",
         pilot="results/pilot/concepts.txt",
+        sentences=pilot_source_file,
     output:
         pool="results/pilot/sentences/{source}/pool.parquet",
         diversity="results/pilot/sentences/{source}/diversity.csv",

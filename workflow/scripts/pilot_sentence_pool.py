@@ -12,7 +12,9 @@ from expertalign.workflow import pool_table, write_csv, write_parquet  # noqa: E
 
 params, source = snakemake.params, snakemake.wildcards.source
 definitions = pd.read_csv(snakemake.input.concepts, keep_default_na=False).set_index("concept")["definition"]
-backend = make_backend(params.source["backend"], params.source["settings"])
+reads_file = params.source["backend"] in ("builtin", "file")  # its file is an input; a generator has none
+settings = {**params.source["settings"], **({"path": snakemake.input.sentences} if reads_file else {})}
+backend = make_backend(params.source["backend"], settings)
 pools = {
     concept: generate_pool(
         backend, concept, definitions[concept] or None, params.pool_size, params.per_call,
