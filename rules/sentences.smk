@@ -82,22 +82,41 @@ rule pilot_concepts:
         "../workflow/scripts/pilot_concepts.py"
 
 
+rule pilot_generate_sentences:
+    input:
+        concepts="results/concepts/concepts.csv",
+    output:
+        jsonl="results/pilot/sentences/{source}/concepts/{concept}.jsonl",
+    params:
+        backend=pilot_source_backend,
+        settings=pilot_source_settings,
+        pool_size=PILOT_POOL_SIZE,
+        per_call=SENTENCES["sentences_per_call"],
+        cache="results/pilot/sentences/{source}/cache/{concept}.jsonl",
+    resources:
+        gpu=pilot_source_gpus,
+        runtime=480,
+    log:
+        "logs/pilot_generate_sentences/{source}/{concept}.log",
+    benchmark:
+        "results/benchmarks/pilot_generate_sentences/{source}/{concept}.tsv"
+    script:
+        "../workflow/scripts/generate_sentences.py"
+
+
 rule pilot_sentence_pool:
     input:
         concepts="results/concepts/concepts.csv",
         pilot="results/pilot/concepts.txt",
         sentences=pilot_source_file,
+        generated=pilot_generated,
     output:
         pool="results/pilot/sentences/{source}/pool.parquet",
         diversity="results/pilot/sentences/{source}/diversity.csv",
     params:
-        source=pilot_source_backend,
+        backend=pilot_source_backend,
+        settings=pilot_source_settings,
         pool_size=PILOT_POOL_SIZE,
-        per_call=SENTENCES["sentences_per_call"],
-        cache="results/pilot/sentences/{source}/cache",
-    resources:
-        gpu=pilot_source_gpus,
-        runtime=1440,
     log:
         "logs/pilot_sentence_pool/{source}.log",
     benchmark:
