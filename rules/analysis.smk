@@ -88,18 +88,18 @@ rule fold_stability:
 rule pilot_stability:
     input:
         folds=expand(
-            "results/pilot/ap/{{model}}/{{checkpoint}}/P{{P}}_N{{N}}/fold{fold}.npz",
+            "results/pilot/ap/{{source}}/{{model}}/{{checkpoint}}/P{{P}}_N{{N}}/fold{fold}.npz",
             fold=range(PILOT["n_folds"]),
         ),
     output:
-        csv="results/pilot/analysis/{model}/{checkpoint}/P{P}_N{N}.csv",
+        csv="results/pilot/analysis/{source}/{model}/{checkpoint}/P{P}_N{N}.csv",
     params:
         score=SCORE,
         taus=TAUS,
         positive_size=pilot_positive_size,
         negative_size=pilot_negative_size,
     log:
-        "logs/pilot_stability/{model}/{checkpoint}/P{P}_N{N}.log",
+        "logs/pilot_stability/{source}/{model}/{checkpoint}/P{P}_N{N}.log",
     script:
         "../workflow/scripts/fold_stability.py"
 
@@ -141,9 +141,14 @@ def table_parts(wildcards):
     if name == "fold_stability":
         main = [f"results/analysis/{m}/{c}/fold_stability.csv" for m, c in model_checkpoints()] if len(FOLDS) > 1 else []
         pilot = [
-            f"results/pilot/analysis/{PILOT['model']}/{PILOT['checkpoint']}/P{p}_N{n}.csv" for p, n in PILOT_SIZES
+            f"results/pilot/analysis/{s}/{PILOT['model']}/{PILOT['checkpoint']}/P{p}_N{n}.csv"
+            for s in PILOT_SOURCES
+            for p, n in PILOT_SIZES
         ]
         return main + pilot
+    if name == "sentence_diversity":
+        pilot = [f"results/pilot/sentences/{s}/diversity.csv" for s in PILOT_SOURCES if s != "main"] if PILOT_SIZES else []
+        return ["results/sentences/diversity.csv"] + pilot
     raise ValueError(f"no table named {name}")
 
 
@@ -154,7 +159,7 @@ rule gather_table:
         csv=report("results/tables/{table}.csv", caption="../workflow/report/tables.rst", category="Tables",
                    labels={"table": "{table}"}),
     wildcard_constraints:
-        table="|".join(ANALYSIS_TABLES + ["checkpoint_stability", "embedding_baseline", "fold_stability"]),
+        table="|".join(ANALYSIS_TABLES + ["checkpoint_stability", "embedding_baseline", "fold_stability", "sentence_diversity"]),
     log:
         "logs/gather_table/{table}.log",
     script:

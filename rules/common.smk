@@ -8,7 +8,8 @@ from snakemake.utils import validate
 
 from expertalign import __version__ as EXPERTALIGN_VERSION
 from expertalign.config import check_config, resolve_path, sorted_keys
-from expertalign.concepts import concept_list, load_hierarchy, resolve_men
+from expertalign.concepts import concept_list, load_hierarchy, load_men, resolve_men
+from expertalign.workflow import pilot_concepts
 
 
 validate(config, schema="../workflow/schemas/config.schema.yaml", set_default=True)
@@ -90,6 +91,62 @@ def model_params(wildcards):
 PILOT = config["pilot"]
 PILOT_SIZES = list(itertools.product(PILOT["positive_sizes"], PILOT["negative_sizes"])) if PILOT["enabled"] else []
 PILOT_RUNS = [(p, n, k) for p, n in PILOT_SIZES for k in range(PILOT["n_folds"])]  # (P, N, fold)
+# Sentence sources the pilot compares (Fig. 1: a line each); "main" is the sentences block's own pool.
+PILOT_SOURCES = list(PILOT["sources"]) or ["main"]
+PILOT_POOL_SIZE = PILOT["pool_size"] or config["sentences"]["pool_size"]  # per concept, in each source's own pool
+
+
+wildcard_constraints:
+    source="|".join(map(re.escape, PILOT_SOURCES)),
+
+
+def pilot_pool(wildcards):
+    """The sentence pool of a pilot source: its own pool, or the main pool for source "main"."""
+    if wildcards.source == "main":
+        return "results/sentences/pool.parquet"
+    return f"results/pilot/sentences/{wildcards.source}/pool.parquet"
+
+
+GENERATING_BACKENDS = ("openai", "hf")
+# A generated source is generated one job per pilot concept (a 7,000-sentence pool takes long), so the
+# concepts are needed here: the same seeded draw as rule pilot_concepts, from the same MEN files.
+PILOT_GENERATED = [name for name, s in PILOT["sources"].items() if s["backend"] in GENERATING_BACKENDS]
+PILOT_CONCEPTS = (
+    pilot_concepts(load_men(MEN_DIR, "dev"), load_men(MEN_DIR, "full"), CONCEPTS, PILOT["n_pairs"], config["folds"]["seed"])
+    if PILOT_SIZES and PILOT_GENERATED
+    else []
+)
+
+
+def pilot_source_backend(wildcards):
+    """A pilot source's backend name."""
+    return PILOT["sources"][wildcards.source]["backend"]
+
+
+def pilot_source_settings(wildcards):
+    """A pilot source's backend settings without its file path, which is an input (no secrets: keys
+    stay in the env)."""
+    source = PILOT["sources"][wildcards.source]
+    return {key: value for key, value in source.get(source["backend"], {}).items() if key != "path"}
+
+
+def pilot_generated(wildcards):
+    """The per-concept sentence files of a generated pilot source; none for a reading source."""
+    if wildcards.source not in PILOT_GENERATED:
+        return []
+    return [f"results/pilot/sentences/{wildcards.source}/concepts/{c}.jsonl" for c in PILOT_CONCEPTS]
+
+
+def pilot_source_file(wildcards):
+    """The sentence file a reading pilot source (builtin, file) reads; none for a generator."""
+    source = PILOT["sources"][wildcards.source]
+    path = source.get(source["backend"], {}).get("path")
+    return repo_path(path) if path else []
+
+
+def pilot_source_gpus(wildcards):
+    """GPUs a pilot source's pool job asks for: one for a local HF generator off the CPU."""
+    return int(PILOT["sources"][wildcards.source]["backend"] == "hf" and config["device"] != "cpu")
 
 
 def pilot_positive_size(wildcards):

@@ -1,6 +1,6 @@
 # Expert extraction: one job per model x checkpoint x fold x concept shard loads its model once,
 # runs the fold's negative pool once and streams the shard's concepts through (scores only: AP, AUROC).
-# The pilot sweep is one job per model checkpoint: every sentence of its folds runs once.
+# The pilot sweep is one job per sentence source and model checkpoint: every sentence of its folds runs once.
 EXTRACTION_PARAMS = dict(pooling=config["pooling"], device=config["device"])
 
 
@@ -51,11 +51,11 @@ rule merge_shards:
 
 rule extract_pilot:
     input:
-        pool="results/sentences/pool.parquet",
-        folds=[f"results/pilot/folds/P{p}_N{n}/fold{k}.json" for p, n, k in PILOT_RUNS],
+        pool=pilot_pool,
+        folds=[f"results/pilot/folds/{{source}}/P{p}_N{n}/fold{k}.json" for p, n, k in PILOT_RUNS],
         concepts="results/pilot/concepts.txt",
     output:
-        scores=[f"results/pilot/ap/{{model}}/{{checkpoint}}/P{p}_N{n}/fold{k}.npz" for p, n, k in PILOT_RUNS],
+        scores=[f"results/pilot/ap/{{source}}/{{model}}/{{checkpoint}}/P{p}_N{n}/fold{k}.npz" for p, n, k in PILOT_RUNS],
     params:
         spec=model_params,
         **EXTRACTION_PARAMS,
@@ -65,8 +65,8 @@ rule extract_pilot:
         mem_mb=16000,
         runtime=480,
     log:
-        "logs/extract_pilot/{model}/{checkpoint}.log",
+        "logs/extract_pilot/{source}/{model}/{checkpoint}.log",
     benchmark:
-        "results/benchmarks/extract_pilot/{model}/{checkpoint}.tsv"
+        "results/benchmarks/extract_pilot/{source}/{model}/{checkpoint}.tsv"
     script:
         "../workflow/scripts/extract.py"

@@ -23,6 +23,7 @@ def figure_outputs(name, category, caption, **labels):
 rule fig1_stability:
     input:
         table="results/tables/fold_stability.csv",
+        diversity="results/tables/sentence_diversity.csv",
     output:
         **figure_outputs("fig1_stability", "1 Expert stability", "fig1_stability", figure="Fig. 1"),
     params:
@@ -162,6 +163,25 @@ rule fig8_cosine_variants:
         "../workflow/scripts/figure.py"
 
 
+rule appF_sublayer_distribution:
+    input:
+        table="results/tables/layer_distribution.csv",
+    output:
+        pdf=f"{FIG}/layers/appF_sublayer_distribution_{{model}}.pdf",
+        png=report(
+            f"{FIG}/layers/appF_sublayer_distribution_{{model}}.png",
+            caption="../workflow/report/appF_sublayer_distribution.rst",
+            category="4 Model knowledge",
+            labels={"model": "{model}", "view": "sublayers", "figure": "App. F.4-F.7"},
+        ),
+    params:
+        **FIGURE_PARAMS,
+    log:
+        "logs/figures/appF_sublayer_distribution_{model}.log",
+    script:
+        "../workflow/scripts/figure.py"
+
+
 def all_targets():
     """Every figure and table the configuration can produce."""
     targets = [
@@ -174,6 +194,7 @@ def all_targets():
         "results/tables/sentence_diversity.csv",
     ]
     targets += expand(f"{FIG}/layers/fig7_layer_distribution_{{model}}_{{view}}.pdf", model=MODELS, view=LAYER_VIEWS)
+    targets += expand(f"{FIG}/layers/appF_sublayer_distribution_{{model}}.pdf", model=MODELS)
     if HAS_HIERARCHY:
         for m, c in model_checkpoints():
             targets += [

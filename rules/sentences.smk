@@ -38,7 +38,7 @@ rule sentence_pool:
         generated=expand("results/sentences/concepts/{concept}.jsonl", concept=CONCEPTS) if GENERATED else [],
     output:
         pool="results/sentences/pool.parquet",
-        diversity="results/tables/sentence_diversity.csv",
+        diversity="results/sentences/diversity.csv",
     params:
         backend=SENTENCES["backend"],
         path=repo_path(SENTENCES[SENTENCES["backend"]]["path"]) if not GENERATED else None,
@@ -82,18 +82,61 @@ rule pilot_concepts:
         "../workflow/scripts/pilot_concepts.py"
 
 
+rule pilot_generate_sentences:
+    input:
+        concepts="results/concepts/concepts.csv",
+    output:
+        jsonl="results/pilot/sentences/{source}/concepts/{concept}.jsonl",
+    params:
+        backend=pilot_source_backend,
+        settings=pilot_source_settings,
+        pool_size=PILOT_POOL_SIZE,
+        per_call=SENTENCES["sentences_per_call"],
+        cache="results/pilot/sentences/{source}/cache/{concept}.jsonl",
+    resources:
+        gpu=pilot_source_gpus,
+        runtime=480,
+    log:
+        "logs/pilot_generate_sentences/{source}/{concept}.log",
+    benchmark:
+        "results/benchmarks/pilot_generate_sentences/{source}/{concept}.tsv"
+    script:
+        "../workflow/scripts/generate_sentences.py"
+
+
+rule pilot_sentence_pool:
+    input:
+        concepts="results/concepts/concepts.csv",
+        pilot="results/pilot/concepts.txt",
+        sentences=pilot_source_file,
+        generated=pilot_generated,
+    output:
+        pool="results/pilot/sentences/{source}/pool.parquet",
+        diversity="results/pilot/sentences/{source}/diversity.csv",
+    params:
+        backend=pilot_source_backend,
+        settings=pilot_source_settings,
+        pool_size=PILOT_POOL_SIZE,
+    log:
+        "logs/pilot_sentence_pool/{source}.log",
+    benchmark:
+        "results/benchmarks/pilot_sentence_pool/{source}.tsv"
+    script:
+        "../workflow/scripts/pilot_sentence_pool.py"
+
+
 rule pilot_folds:
     input:
-        pool="results/sentences/pool.parquet",
+        pool=pilot_pool,
         concepts="results/pilot/concepts.txt",
     output:
-        fold="results/pilot/folds/P{P}_N{N}/fold{fold}.json",
+        fold="results/pilot/folds/{source}/P{P}_N{N}/fold{fold}.json",
     params:
         positive_size=pilot_positive_size,
         negative_size=pilot_negative_size,
         seed=config["folds"]["seed"],
         allow_small_pool=config["folds"]["allow_small_pool"],
     log:
-        "logs/pilot_folds/P{P}_N{N}/fold{fold}.log",
+        "logs/pilot_folds/{source}/P{P}_N{N}/fold{fold}.log",
     script:
         "../workflow/scripts/folds.py"

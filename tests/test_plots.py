@@ -173,6 +173,27 @@ def test_plot_stability_plots_mean_jaccard_per_grid_cell(tmp_path):
     assert data["n"].iloc[0] == len(CONCEPTS) * 2 - 1
 
 
+def test_plot_stability_draws_one_line_per_source_with_its_type_token_ratio(tmp_path):
+    rng = np.random.default_rng(4)
+    sources = {"gpt-4": 0.6, "mistral": 0.2}  # mean Jaccard of each source's rows
+    rows = [dict(model="gpt2", checkpoint="final", source=source, positive_size=10, negative_size=25,
+                 score="ap", tau=tau, concept=concept, fold_a=0, fold_b=1,
+                 jaccard=level + 0.1 * float(rng.uniform()))
+            for source, level in sources.items() for tau in TAUS for concept in CONCEPTS]
+    df = pd.DataFrame(rows)
+    diversity = pd.DataFrame(dict(source=["gpt-4", "gpt-4", "mistral"], concept=["a-n", "b-n", "a-n"],
+                                  type_token_ratio=[0.30, 0.38, 0.18]))
+    paths = _paths(tmp_path, "fig1_sources")
+    data = plots.plot_stability(df, *paths, n_resamples=N_RESAMPLES, seed=3, diversity=diversity)
+    _assert_figure_files(paths)
+    assert sorted(data["series"].unique()) == ["gpt2, gpt-4 (type/token 0.34)", "gpt2, mistral (type/token 0.18)"]
+    expected = df.groupby(["source", "tau"])["jaccard"].mean()
+    got = data.assign(source=data["series"].str.extract(r", (\S+) ")[0]).set_index(["source", "tau"])["mean"]
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    with pytest.raises(ValueError, match="source"):
+        plots.plot_stability(df, *paths, diversity=diversity.drop(columns="source"))
+
+
 # ----------------------------------------------------------------------------- Fig. 2
 
 
@@ -362,6 +383,21 @@ def test_plot_layer_distribution_variants(tmp_path, kwargs, expected_sublayers):
         plots.plot_layer_distribution(layers, "m", CHECKPOINTS, paths, sublayer="no_such")
 
 
+def test_plot_sublayer_distribution_one_panel_per_sublayer(tmp_path):
+    layers = _layer_distribution()
+    other_tau = layers.assign(tau=0.9, mean_experts=-1.0)  # must not be plotted
+    paths = _paths(tmp_path, "appF_sublayers")
+    data = plots.plot_sublayer_distribution(pd.concat([layers, other_tau]), "m", CHECKPOINTS, paths, tau=0.5)
+    _assert_figure_files(paths)
+    assert list(pd.unique(data["panel"])) == [
+        "mlp.dense_h_to_4h", "mlp.dense_4h_to_h", "attention.query_key_value", "attention.dense"]
+    expected = layers.set_index(["block", "sublayer", "checkpoint", "layer"])["mean_experts"]
+    got = data.set_index(["block", "sublayer", "checkpoint", "layer"])["value"]
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    with pytest.raises(ValueError, match="model"):
+        plots.plot_sublayer_distribution(layers, "no_such", CHECKPOINTS, paths)
+
+
 # ----------------------------------------------------------------------------- Table 2
 
 
@@ -387,7 +423,7 @@ def test_hierarchy_tables_two_decimals_and_undefined_overlap():
 
 CAPTIONS = ["fig1_stability", "fig2_alignment", "fig3_embedding_baseline", "fig4_hierarchy_heatmap",
             "fig5_expert_counts", "fig6_checkpoint_stability", "fig7_layer_distribution",
-            "fig8_cosine_variants", "hierarchy_table"]
+            "fig8_cosine_variants", "hierarchy_table", "appF_sublayer_distribution"]
 
 
 @pytest.mark.parametrize("name", CAPTIONS)

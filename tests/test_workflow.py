@@ -1,13 +1,18 @@
 """The workflow end to end on a tiny config, its fan-out on the paper config, and partial reruns."""
 
+import random
 import re
+import string
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from workflow_fixtures import CONCEPTS, REPO, run_snakemake, tiny_config
+from chat_server import ChatServer, Reply, completion, numbered
+from expertalign.concepts import load_men
+from expertalign.workflow import pilot_concepts
+from workflow_fixtures import CONCEPTS, REPO, VERBS, run_snakemake, tiny_config, write_sentences
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +50,7 @@ def test_every_figure_is_written(finished_run):
     figures = work / "results" / "figures"
     names = FIGURES + [f"hierarchy/fig4_hierarchy_heatmap_{m}_{c}" for m in MODELS for c in CHECKPOINTS]
     names += [f"layers/fig7_layer_distribution_{m}_{v}" for m in MODELS for v in ("overview", "mlp", "attention")]
+    names += [f"layers/appF_sublayer_distribution_{m}" for m in MODELS]
     for name in names:
         assert (figures / f"{name}.pdf").read_bytes()[:4] == b"%PDF", name
         assert (figures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -163,5 +169,67 @@ def test_paper_config_fans_out_over_models_checkpoints_folds_and_shards(tmp_path
     assert jobs["extract"] == checkpoints * paper["folds"]["n_folds"] * shards
     assert jobs["generate_sentences"] == n_concepts
     pilot = paper["pilot"]
-    assert jobs["extract_pilot"] == 1  # one job runs every (P, N, fold) of the sweep
-    assert jobs["pilot_folds"] == len(pilot["positive_sizes"]) * len(pilot["negative_sizes"]) * pilot["n_folds"]
+    sources = len(pilot["sources"])
+    assert sources == 3  # the paper's three generators
+    assert jobs["pilot_sentence_pool"] == sources
+    concepts = sorted(set(pd.read_csv(men_dir / "MEN_dataset_lemma_form_full", sep=" ", header=None)[[0, 1]].values.ravel())
+                      | set(pd.read_csv(REPO / "resources/hierarchy_domains.tsv", sep="\t")["concept"]))
+    chosen = pilot_concepts(load_men(men_dir, "dev"), load_men(men_dir, "full"), concepts, pilot["n_pairs"],
+                            paper["folds"]["seed"])
+    assert jobs["pilot_generate_sentences"] == sources * len(chosen)  # one generation job per source and concept
+    assert jobs["extract_pilot"] == sources  # one job per source runs every (P, N, fold) of the sweep
+    sizes = len(pilot["positive_sizes"]) * len(pilot["negative_sizes"])
+    assert jobs["pilot_folds"] == sources * sizes * pilot["n_folds"]
+    assert jobs["pilot_stability"] == sources * sizes
+    assert jobs["appF_sublayer_distribution"] == len(paper["models"])  # App. F.4-F.7, one figure per model
+    planned = result.stdout + result.stderr
+    for source in pilot["sources"]:
+        assert f"results/pilot/sentences/{source}/pool.parquet" in planned
+    for model in paper["models"]:
+        assert f"results/figures/layers/appF_sublayer_distribution_{model}.pdf" in planned
+
+
+def _generator_reply(request: dict) -> Reply:
+    """A fake LLM's reply: as many distinct sentences about the prompt's word as it asks for."""
+    prompt = request["messages"][0]["content"]
+    n, word = re.search(r"Generate a set of (\d+) sentences", prompt), re.search(r"concept only as (\S+) ", prompt)
+    lines = [f"The {word.group(1)} {random.choice(VERBS)} " + " ".join(
+             "".join(random.choices(string.ascii_lowercase, k=7)) for _ in range(4)) + "."
+             for _ in range(int(n.group(1)))]
+    return completion(numbered(lines))
+
+
+def test_pilot_compares_sentence_sources(tmp_path, men_dir):
+    """Three pilot sources (the main file, a second file with other words, an OpenAI-compatible
+    generator on a local fake server): each gets its own pool, sweep and stability rows, and the
+    diversity table names each."""
+    config_path = tiny_config(tmp_path / "inputs", men_dir)
+    config = yaml.safe_load(config_path.read_text())
+    other = tmp_path / "inputs" / "other.jsonl"
+    write_sentences(other, seed=1)
+    other.write_text(other.read_text().replace(" near the ", " far beyond the quiet "))
+    with ChatServer(default=_generator_reply) as server:
+        config["pilot"].update(
+            positive_sizes=[4], negative_sizes=[10], pool_size=8,
+            sources={"a": {"backend": "file", "file": {"path": config["sentences"]["file"]["path"]}},
+                     "b": {"backend": "file", "file": {"path": str(other)}},
+                     "llm": {"backend": "openai", "openai": {"base_url": server.url, "model": "fake-model"}}},
+        )
+        config_path.write_text(yaml.safe_dump(config))
+        work = tmp_path / "work"
+        target = "results/pilot/analysis/{s}/tiny-gptneox/step2/P4_N10.csv"
+        result = run_snakemake(work, config_path, "--cores", "2", "results/tables/sentence_diversity.csv",
+                               *(target.format(s=s) for s in ("a", "b", "llm")))
+    assert result.returncode == 0, result.stderr[-6000:]
+    pilot = (work / "results/pilot/concepts.txt").read_text().split()
+    generated = work / "results/pilot/sentences/llm/concepts"
+    assert sorted(p.stem for p in generated.glob("*.jsonl")) == pilot  # one generation job per pilot concept
+    for source in ("a", "b", "llm"):
+        pool = pd.read_parquet(work / f"results/pilot/sentences/{source}/pool.parquet")
+        assert (pool.groupby("concept").size() == 8).all()  # pilot.pool_size per pilot concept
+        rows = pd.read_csv(work / target.format(s=source))
+        assert set(rows["source"]) == {source} and rows["jaccard"].dropna().between(0, 1).all()
+    diversity = pd.read_csv(work / "results/tables/sentence_diversity.csv")
+    assert set(diversity["source"]) == {"main", "a", "b", "llm"}
+    ratios = diversity.groupby("source")["type_token_ratio"].mean()
+    assert ratios["b"] != ratios["a"]

@@ -58,7 +58,7 @@ def check_config(config: dict, base: str | os.PathLike = REPO_ROOT) -> None:
     """
     _check_models(config)
     _check_sizes(config)
-    _check_pilot(config)
+    _check_pilot(config, base)
     _check_files(config, base)
 
 
@@ -83,7 +83,7 @@ def _check_sizes(config: dict) -> None:
         raise ConfigError("folds.positive_size", "at least 2 positives are needed for a ranking score")
 
 
-def _check_pilot(config: dict) -> None:
+def _check_pilot(config: dict, base) -> None:
     pilot = config["pilot"]
     if not pilot["enabled"]:
         return
@@ -92,12 +92,15 @@ def _check_pilot(config: dict) -> None:
     checkpoints = config["models"][pilot["model"]]["checkpoints"]
     if pilot["checkpoint"] not in checkpoints:
         raise ConfigError("pilot.checkpoint", f"{pilot['checkpoint']!r} is not one of {checkpoints}")
-    too_big = [p for p in pilot["positive_sizes"] if p > config["sentences"]["pool_size"]]
+    if "main" in pilot["sources"]:
+        raise ConfigError("pilot.sources.main", "'main' names the sentences block's pool; give the source another name")
+    pool_key = "pilot.pool_size" if pilot["sources"] and pilot["pool_size"] else "sentences.pool_size"
+    pool_size = pilot["pool_size"] if pool_key == "pilot.pool_size" else config["sentences"]["pool_size"]
+    too_big = [p for p in pilot["positive_sizes"] if p > pool_size]
     if too_big and not config["folds"]["allow_small_pool"]:
-        raise ConfigError(
-            "pilot.positive_sizes",
-            f"{too_big} exceed sentences.pool_size={config['sentences']['pool_size']}",
-        )
+        raise ConfigError("pilot.positive_sizes", f"{too_big} exceed {pool_key}={pool_size}")
+    for name, source in pilot["sources"].items():
+        _check_source(source, f"pilot.sources.{name}", base)
 
 
 def _require_file(key: str, value: str | None, base) -> None:
@@ -138,15 +141,19 @@ def _check_men(config: dict, base) -> None:
 
 
 def _check_backend(config: dict, base) -> None:
-    sentences = config["sentences"]
+    _check_source(config["sentences"], "sentences", base)
+
+
+def _check_source(sentences: dict, key: str, base) -> None:
+    """The settings a sentence source (the sentences block or a pilot source at ``key``) needs."""
     backend = sentences["backend"]
     if backend == "builtin":
-        _require_file("sentences.builtin.path", sentences["builtin"]["path"], base)
+        _require_file(f"{key}.builtin.path", sentences["builtin"]["path"], base)
     elif backend == "file":
-        _require_file("sentences.file.path", sentences["file"]["path"], base)
+        _require_file(f"{key}.file.path", sentences["file"]["path"], base)
     elif backend == "openai":
-        for key in ("base_url", "model"):
-            if not sentences["openai"][key]:
-                raise ConfigError(f"sentences.openai.{key}", "required when sentences.backend is openai")
+        for name in ("base_url", "model"):
+            if not sentences["openai"][name]:
+                raise ConfigError(f"{key}.openai.{name}", f"required when {key}.backend is openai")
     elif backend == "hf" and not sentences["hf"]["model"]:
-        raise ConfigError("sentences.hf.model", "required when sentences.backend is hf")
+        raise ConfigError(f"{key}.hf.model", f"required when {key}.backend is hf")

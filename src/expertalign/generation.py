@@ -629,3 +629,14 @@ def generate_pool(
     log.info("%s: %d sentences after %d calls (%d from the cache); dropped %s", concept, pool_size,
              calls, len(cached), {reason: n for reason, n in pool.dropped.items() if n})
     return pool.halves["fact"] + pool.halves["story"]
+
+
+BACKENDS = {"builtin": BuiltinBackend, "file": FileBackend, "openai": OpenAIBackend, "hf": HFBackend}
+
+
+def make_backend(name: str, settings: dict) -> GeneratingBackend | FileBackend:
+    """The sentence backend ``name`` (builtin, file, openai, hf) built from its config block
+    (``sentences.<name>`` or ``pilot.sources.<source>.<name>``, paths already resolved)."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown sentence backend {name!r}; expected one of {sorted(BACKENDS)}")
+    return BACKENDS[name](**settings)

@@ -348,12 +348,15 @@ def plot_stability(
     score: str | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
+    diversity: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Fig. 1: stability of expert sets across folds, per positive and negative set size.
 
     Grid rows = negative_size, columns = positive_size; x = tau; y = mean Jaccard between the
     expert sets of the same concept found on two folds (mean over concepts and fold pairs), with
-    its bootstrap 95% CI; one line per model (and checkpoint, when there are several).
+    its bootstrap 95% CI; one line per model (and checkpoint, when there are several) and, when
+    the table's ``source`` column holds several sentence sources, per source, labelled with the
+    source's mean type/token ratio from ``diversity`` (sentence_diversity rows).
     Undefined Jaccards (both expert sets empty) are left out of the means.
 
     Returns DataFrame[negative_size, positive_size, series, tau, mean, ci_low, ci_high, n].
@@ -362,7 +365,7 @@ def plot_stability(
     _require_columns(fold_stability, ["model", "checkpoint", "positive_size", "negative_size",
                                       "score", "tau", "concept", "fold_a", "fold_b", "jaccard"], table)
     rows, score = _select_value(fold_stability, "score", score, table)
-    rows = rows.assign(series=_series_names(rows))
+    rows = rows.assign(series=_series_names(rows) + _source_labels(rows, diversity))
     by = ["negative_size", "positive_size", "series", "tau"]
     data = _mean_ci(rows, by, "jaccard", n_resamples, seed, table).sort_values(by, kind="stable")
     data = data.reset_index(drop=True)
@@ -1083,3 +1086,71 @@ def _test_lines(tests: pd.DataFrame, model: str, checkpoint: str, score: str, ta
         f"{row.mean_baseline:.2f} %, statistic {row.statistic:.3g}, p = {row.p_value:.3g}."
         for row in rows.itertuples(index=False)
     ]
+
+
+# ----------------------------------------------------------------------------- App. F.4-F.7 and Fig. 1 sources
+
+
+def plot_sublayer_distribution(
+    layer_distribution: pd.DataFrame,
+    model: str,
+    checkpoint_order: Sequence[str],
+    paths: Sequence[PathLike],
+    tau: float = 0.5,
+    *,
+    score: str | None = None,
+    fold: int | None = None,
+) -> pd.DataFrame:
+    """App. F.4-F.7: where a model's experts sit in each sub-layer, for one tau, score and ONE fold.
+
+    One panel per (block, sublayer) module kind (GPT-NeoX: mlp.dense_h_to_4h, mlp.dense_4h_to_h,
+    attention.query_key_value, attention.dense), MLP first, sub-layers in table order; x = layer,
+    y = mean experts per concept among that sub-layer's units, one line per checkpoint.
+
+    Returns DataFrame[panel, block, sublayer, checkpoint, layer, value], panel = "block.sublayer".
+    """
+    rows, score, fold = _layer_rows(layer_distribution, model, tau, score, fold)
+    checkpoints = _checkpoints_present(rows, checkpoint_order, "layer_distribution")
+    kinds = rows[["block", "sublayer"]].drop_duplicates()
+    block_rank = {b: i for i, b in enumerate(BLOCK_NAMES)}
+    kinds = kinds.assign(_rank=kinds["block"].map(block_rank).fillna(len(block_rank)))
+    kinds = kinds.sort_values("_rank", kind="stable")[["block", "sublayer"]]
+    profiles = []
+    n_cols = min(len(kinds), 2)
+    with _style():
+        fig = _new_figure((4.6 * n_cols, 3.4 * -(-len(kinds) // n_cols) + 1.0))
+        axes = list(fig.subplots(-(-len(kinds) // n_cols), n_cols, squeeze=False).ravel())
+        for ax in axes[len(kinds):]:
+            ax.set_visible(False)
+        for ax, (block, sublayer) in zip(axes, kinds.itertuples(index=False)):
+            selected = rows[(rows["block"] == block) & (rows["sublayer"] == sublayer)]
+            panel = f"{block}.{sublayer}"
+            depth = _depth_profile(selected, checkpoints)
+            _draw_depth(ax, depth, checkpoints, panel)
+            ax.get_legend().remove()
+            profiles.append(depth.assign(panel=panel, block=block, sublayer=sublayer))
+        _figure_legend(fig, axes[: len(kinds)])
+        fig.suptitle(f"{model}: experts per sub-layer by depth (units with {_score_name(score)} > "
+                     f"{tau:g}, fold {fold}); one line per checkpoint")
+        save_figure(fig, paths)
+    data = pd.concat(profiles, ignore_index=True).rename(columns={"mean_experts": "value"})
+    return data[["panel", "block", "sublayer", "checkpoint", "layer", "value"]]
+
+
+def source_type_token_ratios(diversity: pd.DataFrame) -> pd.Series:
+    """Mean over concepts of each sentence source's type/token ratio (the paper: GPT-4 0.34,
+    80b-chat 0.21, Mistral-7B 0.18). ``diversity``: sentence_diversity rows (source, concept,
+    type_token_ratio). Returns Series[source -> mean ratio]."""
+    _require_columns(diversity, ["source", "type_token_ratio"], "sentence_diversity")
+    return diversity.groupby("source", sort=False)["type_token_ratio"].mean()
+
+
+def _source_labels(rows: pd.DataFrame, diversity: pd.DataFrame | None) -> pd.Series:
+    """Legend suffix naming each row's sentence source and its type/token ratio (Fig. 1, one line
+    per source); empty when the rows hold a single source or no source column."""
+    if "source" not in rows or rows["source"].nunique() < 2:
+        return pd.Series("", index=rows.index)
+    ratios = source_type_token_ratios(diversity) if diversity is not None else pd.Series(dtype=float)
+    names = rows["source"].astype(str)
+    ratio = names.map(ratios)
+    return ", " + names + ratio.map(lambda r: f" (type/token {r:.2f})" if np.isfinite(r) else "")

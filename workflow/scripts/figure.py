@@ -21,7 +21,8 @@ def layer_view(view: str) -> dict:
 
 
 if rule == "fig1_stability":
-    plots.plot_stability(table, *paths, score=params.score, **resampling)
+    plots.plot_stability(table, *paths, score=params.score, diversity=pd.read_csv(snakemake.input.diversity),
+                         **resampling)
 elif rule == "fig2_alignment":
     plots.plot_alignment(table, order, paths, lexical=pd.read_csv(snakemake.input.lexical), score=params.score)
 elif rule == "fig3_embedding_baseline":
@@ -36,6 +37,8 @@ elif rule == "fig6_checkpoint_stability":
     plots.plot_checkpoint_stability(table, order, paths, score=params.score, **resampling)
 elif rule == "fig7_layer_distribution":
     plots.plot_layer_distribution(table, wc.model, order, paths, score=params.score, **layer_view(wc.view))
+elif rule == "appF_sublayer_distribution":
+    plots.plot_sublayer_distribution(table, wc.model, order, paths, score=params.score, tau=min(table["tau"]))
 elif rule == "fig8_cosine_variants":
     plots.plot_cosine_variants(table, order, paths, score=params.score)
 else:

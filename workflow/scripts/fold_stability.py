@@ -18,4 +18,5 @@ table = fold_stability_rows(
     negative_size=params.negative_size,
     score=params.score,
 )
+table.insert(0, "source", wc.get("source", "main"))  # the sentence source: a pilot source, or the main pool
 write_csv(table, snakemake.output.csv)

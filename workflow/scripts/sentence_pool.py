@@ -20,4 +20,5 @@ else:
     }
 pool, diversity = pool_table(pools, params.backend)
 write_parquet(pool, snakemake.output.pool)
+diversity.insert(0, "source", "main")  # the pilot's own sources are named in pilot.sources
 write_csv(diversity, snakemake.output.diversity)
