@@ -1,4 +1,5 @@
-"""Glue for the workflow's scripts: logging into the rule's log file and atomic table writes."""
+"""Glue for the workflow's scripts: logging into the rule's log file, atomic table writes and reads
+of intermediates that name a corrupt file and the command that rebuilds it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import os
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,12 +30,24 @@ def log_to_file(path: str | os.PathLike) -> None:
     )
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temp path beside ``path``; on success it is renamed to ``path``, on error removed."""
+    """Yield a temp path beside ``path``; on success it is renamed to ``path``, on error removed.
+
+    The file gets the mode a plain ``open`` would give it (0666 less the umask), not mkstemp's 0600,
+    so teammates on a shared filesystem can read results.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield tmp
@@ -41,6 +55,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+class CorruptFileError(ValueError):
+    """An intermediate file that exists but cannot be read (truncated, half-written, wrong format)."""
+
+
+@contextmanager
+def reading(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a read error inside the block into a :class:`CorruptFileError` naming ``path`` and the
+    command that rebuilds it (a missing file stays a FileNotFoundError)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise CorruptFileError(
+            f"{path} cannot be read ({type(error).__name__}: {error}). It is a workflow output: "
+            f"delete it and rerun, or rebuild it with: snakemake --cores all --forcerun {path}"
+        ) from error
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """A Parquet intermediate as a table; a corrupt file raises :class:`CorruptFileError` naming it."""
+    with reading(path):
+        return pd.read_parquet(path)
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an .npz intermediate (no pickles); a corrupt file raises :class:`CorruptFileError`."""
+    with reading(path), np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
 
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
