@@ -3,6 +3,7 @@ of intermediates that name a corrupt file and the command that rebuilds it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -156,6 +157,15 @@ def pool_table(pools: dict[str, list[dict]], backend: str) -> tuple[pd.DataFrame
     return pool, diversity
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 hex digest of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def read_tables(paths: list[str]) -> pd.DataFrame:
     """Concatenate CSV parts; empty parts (no rows) are skipped, an empty list gives an empty frame."""
     frames = [pd.read_csv(p) for p in paths if os.path.getsize(p) > 0]
@@ -185,17 +195,18 @@ def pilot_concepts(pairs: pd.DataFrame, fallback: pd.DataFrame, concepts: list[s
     return sorted(set(chosen["word1"]) | set(chosen["word2"]))
 
 
-def concept_table(concepts: list[str], hierarchy_path: str, sense_overrides_path: str | None) -> pd.DataFrame:
+def concept_table(concepts: list[str], hierarchy: pd.DataFrame, sense_overrides: dict[str, str]) -> pd.DataFrame:
     """One row per concept: concept, word, pos, domain ('' outside the hierarchy), role, definition.
 
-    The definition is the WordNet sense the generation prompts use (an override where given); a
-    concept without one gets an empty definition and a logged warning.
+    ``hierarchy`` is a loaded hierarchy table (domain, role, concept), ``sense_overrides`` the
+    loaded overrides ({concept: synset name or text}, may be empty). The definition is the WordNet
+    sense the generation prompts use (an override where given); a concept without one gets an
+    empty definition and a logged warning.
     """
-    from expertalign.concepts import load_hierarchy, parse_concept
-    from expertalign.wordnet import definition, load_sense_overrides
+    from expertalign.concepts import parse_concept
+    from expertalign.wordnet import definition
 
-    overrides = load_sense_overrides(sense_overrides_path) if sense_overrides_path else {}
-    hierarchy = load_hierarchy(hierarchy_path).set_index("concept")
+    hierarchy = hierarchy.set_index("concept")
     rows = []
     for concept in concepts:
         word, pos = parse_concept(concept)
@@ -207,7 +218,7 @@ def concept_table(concepts: list[str], hierarchy_path: str, sense_overrides_path
                 pos=pos,
                 domain=hierarchy.at[concept, "domain"] if in_hierarchy else "",
                 role=hierarchy.at[concept, "role"] if in_hierarchy else "",
-                definition=definition(concept, overrides) or "",
+                definition=definition(concept, sense_overrides) or "",
             )
         )
     return pd.DataFrame(rows)
