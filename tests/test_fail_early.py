@@ -20,7 +20,7 @@ from expertalign.config import ConfigError, SCHEMA_PATH, schema_error
 from expertalign.extraction import read_scores
 from expertalign.generation import FileBackend, GenerationError
 from expertalign.workflow import CorruptFileError, read_parquet, save_npz, write_csv
-from workflow_fixtures import MEN_DIR, REPO, run_snakemake, tiny_config
+from workflow_fixtures import CONCEPTS, MEN_DIR, REPO, run_snakemake, tiny_config
 
 SHARD = "results/ap/tiny-gptneox/step1/fold0/shard0.npz"
 TARGETS = [SHARD, "results/men/pairs_full.csv"]
@@ -211,7 +211,7 @@ def test_truncated_pool_fails_the_next_job_naming_the_pool(tiny, extracted, tmp_
 
 
 # 7. After a kill -9: `snakemake --unlock`, then the plain command (the workflow profile reruns
-#    incomplete jobs).
+#    incomplete jobs; every expertalign writer is atomic, so the half-written output is simulated).
 
 
 @pytest.mark.slow
@@ -230,14 +230,16 @@ def test_after_kill_9_unlock_then_the_plain_command_recovers(tiny, extracted, tm
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
 
-    locked = run_snakemake(work, tiny, "-n", target)
+    locked = run_snakemake(work, tiny, "--cores", "1", target)  # the killed run's lock is still there
     assert locked.returncode != 0 and "--unlock" in output(locked)
     assert run_snakemake(work, tiny, "--unlock").returncode == 0
+    (work / target).write_bytes(b"half an npz")  # what a writer that is not atomic leaves behind
     without_profile = run_snakemake(work, tiny, "-n", "--workflow-profile", "none", target)
     assert without_profile.returncode != 0 and "--rerun-incomplete" in output(without_profile)
     recovered = run_snakemake(work, tiny, "--cores", "2", target)
     assert recovered.returncode == 0, output(recovered)[-3000:]
-    assert (work / target).is_file() and not any(incomplete.iterdir())
+    assert len(read_scores(work / target)["concepts"]) == len(CONCEPTS) - 8  # rebuilt: the second shard of 8
+    assert not any(incomplete.iterdir())
 
 
 # 8. A schema error names the key first and fits a screen.
