@@ -208,6 +208,8 @@ def test_truncated_pool_fails_the_next_job_naming_the_pool(tiny, extracted, tmp_
     assert result.returncode != 0
     assert "results/sentences/pool.parquet cannot be read" in output(result)
     assert "snakemake --cores all --forcerun results/sentences/pool.parquet" in output(result)
+    rebuild = run_snakemake(work, tiny, "-n", "--forcerun", "results/sentences/pool.parquet", "results/folds/fold1.json")
+    assert rebuild.returncode == 0 and "sentence_pool" in output(rebuild)  # the suggested command rebuilds it
 
 
 # 7. After a kill -9: `snakemake --unlock`, then the plain command (the workflow profile reruns
