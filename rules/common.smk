@@ -4,15 +4,20 @@ import re
 import os
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from expertalign import __version__ as EXPERTALIGN_VERSION
-from expertalign.config import check_config, resolve_path, sorted_keys
+from expertalign.config import check_config, check_hierarchy_concepts, resolve_path, schema_error, sorted_keys
 from expertalign.concepts import concept_list, load_hierarchy, load_men, resolve_men
-from expertalign.workflow import pilot_concepts
+from expertalign.wordnet import load_sense_overrides
+from expertalign.workflow import file_sha256, pilot_concepts
 
 
-validate(config, schema="../workflow/schemas/config.schema.yaml", set_default=True)
+try:
+    validate(config, schema="../workflow/schemas/config.schema.yaml", set_default=True)
+except WorkflowError as error:
+    raise schema_error(error) from None  # the key first, on one line, not the whole config
 check_config(config, base=workflow.basedir)
 # Params are compared by their text: a fixed key order keeps a reordered config from rerunning jobs.
 # Only the order of `models` means something (it is the figures' order), so it is kept.
@@ -33,6 +38,13 @@ def repo_path(path):
     return str(resolve_path(path, BASE))
 
 
+def located(path):
+    """A file or folder handed to a script by location only, never compared: Snakemake compares
+    params by their text but skips values it cannot represent, such as a Path. So moving an input
+    (or the checkout) reruns nothing; the rule passes the content, or its digest, as another param."""
+    return Path(path)
+
+
 MEN = config["concepts"]["men"]
 MEN_DIR = resolve_men(MEN["dir"] and repo_path(MEN["dir"]), MEN["urls"], repo_path(MEN["cache_dir"]))
 CONCEPTS = concept_list(
@@ -44,6 +56,8 @@ CONCEPTS = concept_list(
 SHARD_SIZE = config["extraction"]["shard_size"]
 SHARDS = list(range((len(CONCEPTS) + SHARD_SIZE - 1) // SHARD_SIZE))
 HIERARCHY = load_hierarchy(repo_path(config["concepts"]["hierarchy"]))
+check_hierarchy_concepts(HIERARCHY["concept"].tolist(), CONCEPTS, config["concepts"]["hierarchy"])
+SENSE_OVERRIDES = load_sense_overrides(repo_path(config["concepts"]["sense_overrides"])) if config["concepts"]["sense_overrides"] else {}
 HAS_HIERARCHY = set(HIERARCHY["concept"]).issubset(CONCEPTS)
 
 

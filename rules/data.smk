@@ -6,10 +6,8 @@ rule concept_table:
         csv="results/concepts/concepts.csv",
     params:
         concepts=CONCEPTS,
-        hierarchy=repo_path(config["concepts"]["hierarchy"]),
-        sense_overrides=(
-            repo_path(config["concepts"]["sense_overrides"]) if config["concepts"]["sense_overrides"] else None
-        ),
+        hierarchy=HIERARCHY,  # content, not location: moving the file reruns nothing
+        sense_overrides=SENSE_OVERRIDES,
     log:
         "logs/concept_table.log",
     benchmark:
@@ -22,7 +20,7 @@ rule men_pairs:
     output:
         csv="results/men/pairs_{split}.csv",
     params:
-        men_dir=str(MEN_DIR),
+        men_dir=located(MEN_DIR),  # MEN's content is fixed: load_men checks every file's sha1
     wildcard_constraints:
         split="test|dev|full",
     log:

@@ -41,7 +41,8 @@ rule sentence_pool:
         diversity="results/sentences/diversity.csv",
     params:
         backend=SENTENCES["backend"],
-        path=repo_path(SENTENCES[SENTENCES["backend"]]["path"]) if not GENERATED else None,
+        path=located(repo_path(SENTENCES[SENTENCES["backend"]]["path"])) if not GENERATED else None,
+        sha256=file_sha256(repo_path(SENTENCES[SENTENCES["backend"]]["path"])) if not GENERATED else None,
         pool_size=SENTENCES["pool_size"],
     log:
         "logs/sentence_pool.log",

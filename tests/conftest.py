@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-MEN_DIR = Path(os.environ.get("EXPERTALIGN_MEN_DIR", REPO.parent / "shared" / "data" / "MEN"))
+from workflow_fixtures import MEN_DIR, REPO
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from tiny_models import build_tiny_checkpoints
-
 REPO = Path(__file__).resolve().parents[1]
+#: The tests' MEN folder: $EXPERTALIGN_MEN_DIR, else ../shared/data/MEN beside the clone.
+MEN_DIR = Path(os.environ.get("EXPERTALIGN_MEN_DIR") or REPO.parent / "shared" / "data" / "MEN")
 CONCEPTS = {
     "animal-n": "animal", "cat-n": "cat", "dog-n": "dog", "horse-n": "horse", "pet-n": "pet",
     "canine-j": "canine", "puppy-n": "puppy", "paw-n": "paw", "sailing-n": "sailing", "shore-n": "shore",
@@ -46,6 +46,8 @@ def write_sentences(path: Path, seed: int = 0) -> None:
 
 def tiny_config(root: Path, men_dir: Path) -> Path:
     """Write models, data and a config under ``root``; return the config path."""
+    from tiny_models import build_tiny_checkpoints  # torch + transformers: only when models are built
+
     root.mkdir(parents=True, exist_ok=True)
     models = {}
     for family in ("gpt_neox", "bert"):
@@ -92,10 +94,14 @@ def tiny_config(root: Path, men_dir: Path) -> Path:
 
 
 def run_snakemake(workdir: Path, config: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile in ``workdir`` with ``config``; output captured."""
+    """Run the repository's Snakefile in ``workdir`` with ``config``; output captured.
+
+    The subprocess reads MEN from the tests' folder (:data:`MEN_DIR`) even when the caller's
+    environment does not name it, so a config that would download MEN (config/paper.yaml) runs offline.
+    """
     cmd = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir), "--configfile", str(config), *args,
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXPERTALIGN_MEN_DIR": str(MEN_DIR)}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)

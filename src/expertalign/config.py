@@ -6,9 +6,11 @@ defaults; :func:`check_config` then checks what a schema cannot express. Every e
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 from expertalign.concepts import MEN_DIR_ENV, MEN_FILES, men_dir
@@ -23,6 +25,32 @@ class ConfigError(ValueError):
     def __init__(self, key: str, message: str):
         super().__init__(f"config key '{key}': {message}")
         self.key = key
+
+
+_MAX_MESSAGE = 300  # characters of a schema message kept: a value's repr can be the whole config
+
+
+def schema_error(error: BaseException) -> ConfigError:
+    """A one-screen :class:`ConfigError` for a failed schema validation, key first.
+
+    ``error`` is the jsonschema ValidationError, or the exception snakemake.utils.validate raised
+    while handling one (its message holds the whole schema and config: hundreds of lines). A
+    misspelt key is named with the closest known key.
+    """
+    cause = error
+    while cause is not None and not isinstance(cause, jsonschema.ValidationError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return ConfigError("<config>", str(error).splitlines()[0][:_MAX_MESSAGE])
+    path = [str(part) for part in cause.absolute_path]
+    if cause.validator == "additionalProperties" and isinstance(cause.instance, dict):
+        known = sorted(cause.schema.get("properties", {}))
+        unknown = sorted(set(cause.instance) - set(known))
+        close = difflib.get_close_matches(unknown[0], known, n=1) if unknown else []
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+        return ConfigError(".".join(path + unknown[:1]), f"unknown key; {hint}")
+    message = cause.message if len(cause.message) <= _MAX_MESSAGE else cause.message[:_MAX_MESSAGE] + " ..."
+    return ConfigError(".".join(path) or "<top level>", message)
 
 
 def resolve_path(path: str | os.PathLike, base: str | os.PathLike) -> Path:
@@ -42,6 +70,18 @@ def sorted_keys(value):
     if isinstance(value, list):
         return [sorted_keys(item) for item in value]
     return value
+
+
+def check_hierarchy_concepts(hierarchy_concepts: list[str], concepts: list[str], path: str | os.PathLike) -> None:
+    """Raise :class:`ConfigError` (key concepts.hierarchy) naming every hierarchy concept that is
+    not analysed: the hierarchy analysis needs all of them, and would otherwise fail after extraction."""
+    missing = sorted(set(hierarchy_concepts) - set(concepts))
+    if missing:
+        raise ConfigError(
+            "concepts.hierarchy",
+            f"{path} lists {len(missing)} concept(s) that are not analysed: {', '.join(missing)}; "
+            "add them to concepts.list or concepts.extra, or point concepts.hierarchy at a matching file",
+        )
 
 
 def load_schema() -> dict:

@@ -30,7 +30,7 @@ from expertalign.expertise import SortedNegatives, normalized_ap
 from expertalign.folds import negatives_for
 from expertalign.models import module_widths
 from expertalign.responses import PROGRESS_INTERVAL_S, input_device, record_responses
-from expertalign.workflow import save_npz
+from expertalign.workflow import load_npz, save_npz
 
 log = logging.getLogger(__name__)
 
@@ -276,12 +276,13 @@ def save_scores(path: str | os.PathLike, result: Mapping) -> None:
 
 
 def read_scores(path: str | os.PathLike) -> dict:
-    """The whole result stored in a score file (the dict :func:`extract_scores` returns)."""
-    with np.load(path, allow_pickle=False) as data:
-        missing = [key for key in RESULT_KEYS if key not in data.files]
-        if missing:
-            raise ValueError(f"score file {path} lacks {missing}")
-        result = {key: data[key] for key in RESULT_KEYS}
+    """The whole result stored in a score file (the dict :func:`extract_scores` returns); a corrupt
+    or truncated file raises CorruptFileError naming it and the command that rebuilds it."""
+    stored = load_npz(path)
+    missing = [key for key in RESULT_KEYS if key not in stored]
+    if missing:
+        raise ValueError(f"score file {path} lacks {missing}")
+    result = {key: stored[key] for key in RESULT_KEYS}
     result["concepts"] = result["concepts"].tolist()
     _check_result(result, f"score file {path}")
     return result

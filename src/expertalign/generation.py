@@ -426,8 +426,32 @@ def _text(value: object) -> str | None:
     return str(value).strip() or None
 
 
+def _read_jsonl_table(path: Path) -> pd.DataFrame:
+    """A JSONL file as a table indexed by file line (blank lines skipped); a line that is not a JSON
+    object raises GenerationError naming the file and line."""
+    records, lines = [], []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise GenerationError(f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})") from None
+            if not isinstance(record, dict):
+                raise GenerationError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+            records.append(record)
+            lines.append(number)
+    return pd.DataFrame(records, index=pd.Index(lines, name="line"))
+
+
 class FileBackend:
-    """A user's sentences: JSONL or CSV with columns concept, sentence[, prompt][, definition]."""
+    """A user's sentences: JSONL or CSV with columns concept, sentence[, prompt][, definition].
+
+    Every row is checked when the file is read; a bad row raises GenerationError naming the file and
+    line: an invalid JSON line, a malformed concept id, an empty sentence, or a sentence repeated
+    within a concept. A sentence listed under two concepts is logged as a warning.
+    """
 
     required_columns: tuple[str, ...] = ("concept", "sentence")
 
@@ -439,10 +463,11 @@ class FileBackend:
     def _read(self) -> pd.DataFrame:
         suffix = self.path.suffix.lower()
         if suffix in (".jsonl", ".json", ".ndjson"):
-            table = pd.read_json(self.path, lines=True, dtype=False)
+            table = _read_jsonl_table(self.path)
         elif suffix in (".csv", ".tsv"):
             table = pd.read_csv(self.path, sep="\t" if suffix == ".tsv" else ",", dtype=str,
                                 keep_default_na=False)
+            table.index = pd.Index(table.index + 2, name="line")  # the header is line 1 (one line per row)
         else:
             raise GenerationError(f"{self.path}: sentence files must be .jsonl or .csv")
         if table.empty:
@@ -450,7 +475,31 @@ class FileBackend:
         for column in self.required_columns:
             if column not in table.columns:
                 raise GenerationError(f"{self.path}: missing column {column!r}")
+        self._check_rows(table)
         return table
+
+    def _check_rows(self, table: pd.DataFrame) -> None:
+        """Raise GenerationError at the first bad row (file:line); warn about cross-concept repeats."""
+        first_line: dict[tuple[str, str], int] = {}
+        concepts_of: dict[str, set[str]] = {}
+        for line, concept, sentence in zip(table.index, table["concept"], table["sentence"]):
+            where = f"{self.path}:{line}"
+            try:
+                parse_concept(concept)
+            except ValueError as error:
+                raise GenerationError(f"{where}: {error}") from None
+            text = _text(sentence)
+            if text is None:
+                raise GenerationError(f"{where}: empty sentence for concept {concept}")
+            first = first_line.setdefault((concept, text), line)
+            if first != line:
+                raise GenerationError(f"{where}: sentence repeats line {first} for concept {concept}: {text!r}")
+            concepts_of.setdefault(text, set()).add(concept)
+        shared = {text: sorted(owners) for text, owners in concepts_of.items() if len(owners) > 1}
+        if shared:
+            text, owners = next(iter(shared.items()))
+            log.warning("%s: %d sentence(s) listed under more than one concept, e.g. %r under %s",
+                        self.path, len(shared), text, ", ".join(owners))
 
     def records(self, concept: str, definition: str | None = None) -> list[dict]:
         """Every sentence of ``concept`` in file order, as pool records."""

@@ -1,12 +1,15 @@
-"""Glue for the workflow's scripts: logging into the rule's log file and atomic table writes."""
+"""Glue for the workflow's scripts: logging into the rule's log file, atomic table writes and reads
+of intermediates that name a corrupt file and the command that rebuilds it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,12 +31,24 @@ def log_to_file(path: str | os.PathLike) -> None:
     )
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temp path beside ``path``; on success it is renamed to ``path``, on error removed."""
+    """Yield a temp path beside ``path``; on success it is renamed to ``path``, on error removed.
+
+    The file gets the mode a plain ``open`` would give it (0666 less the umask), not mkstemp's 0600,
+    so teammates on a shared filesystem can read results.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield tmp
@@ -41,6 +56,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+class CorruptFileError(ValueError):
+    """An intermediate file that exists but cannot be read (truncated, half-written, wrong format)."""
+
+
+@contextmanager
+def reading(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a read error inside the block into a :class:`CorruptFileError` naming ``path`` and the
+    command that rebuilds it (a missing file stays a FileNotFoundError)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise CorruptFileError(
+            f"{path} cannot be read ({type(error).__name__}: {error}). It is a workflow output: "
+            f"delete it and rerun, or rebuild it with: snakemake --cores all --forcerun {path}"
+        ) from error
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """A Parquet intermediate as a table; a corrupt file raises :class:`CorruptFileError` naming it."""
+    with reading(path):
+        return pd.read_parquet(path)
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an .npz intermediate (no pickles); a corrupt file raises :class:`CorruptFileError`."""
+    with reading(path), np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
 
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -111,6 +157,15 @@ def pool_table(pools: dict[str, list[dict]], backend: str) -> tuple[pd.DataFrame
     return pool, diversity
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 hex digest of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def read_tables(paths: list[str]) -> pd.DataFrame:
     """Concatenate CSV parts; empty parts (no rows) are skipped, an empty list gives an empty frame."""
     frames = [pd.read_csv(p) for p in paths if os.path.getsize(p) > 0]
@@ -140,17 +195,18 @@ def pilot_concepts(pairs: pd.DataFrame, fallback: pd.DataFrame, concepts: list[s
     return sorted(set(chosen["word1"]) | set(chosen["word2"]))
 
 
-def concept_table(concepts: list[str], hierarchy_path: str, sense_overrides_path: str | None) -> pd.DataFrame:
+def concept_table(concepts: list[str], hierarchy: pd.DataFrame, sense_overrides: dict[str, str]) -> pd.DataFrame:
     """One row per concept: concept, word, pos, domain ('' outside the hierarchy), role, definition.
 
-    The definition is the WordNet sense the generation prompts use (an override where given); a
-    concept without one gets an empty definition and a logged warning.
+    ``hierarchy`` is a loaded hierarchy table (domain, role, concept), ``sense_overrides`` the
+    loaded overrides ({concept: synset name or text}, may be empty). The definition is the WordNet
+    sense the generation prompts use (an override where given); a concept without one gets an
+    empty definition and a logged warning.
     """
-    from expertalign.concepts import load_hierarchy, parse_concept
-    from expertalign.wordnet import definition, load_sense_overrides
+    from expertalign.concepts import parse_concept
+    from expertalign.wordnet import definition
 
-    overrides = load_sense_overrides(sense_overrides_path) if sense_overrides_path else {}
-    hierarchy = load_hierarchy(hierarchy_path).set_index("concept")
+    hierarchy = hierarchy.set_index("concept")
     rows = []
     for concept in concepts:
         word, pos = parse_concept(concept)
@@ -162,7 +218,7 @@ def concept_table(concepts: list[str], hierarchy_path: str, sense_overrides_path
                 pos=pos,
                 domain=hierarchy.at[concept, "domain"] if in_hierarchy else "",
                 role=hierarchy.at[concept, "role"] if in_hierarchy else "",
-                definition=definition(concept, overrides) or "",
+                definition=definition(concept, sense_overrides) or "",
             )
         )
     return pd.DataFrame(rows)

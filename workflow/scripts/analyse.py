@@ -3,20 +3,19 @@ from expertalign.workflow import log_to_file
 
 log_to_file(snakemake.log[0])
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from expertalign import tables  # noqa: E402
 from expertalign.extraction import load_scores  # noqa: E402
-from expertalign.workflow import write_csv  # noqa: E402
+from expertalign.workflow import load_npz, read_parquet, write_csv  # noqa: E402
 
 params, wc, out = snakemake.params, snakemake.wildcards, snakemake.output
 stats = params.stats
 run = dict(model=wc.model, checkpoint=wc.checkpoint, fold=int(wc.fold), score=params.score)
 concepts, scores = load_scores(snakemake.input.scores, params.score)
 pairs = pd.read_csv(snakemake.input.pairs)
-lexical = np.load(snakemake.input.lexical)
-units = pd.read_parquet(snakemake.input.units)
+lexical = load_npz(snakemake.input.lexical)
+units = read_parquet(snakemake.input.units)
 resampling = dict(n_resamples=stats["bootstrap_resamples"], seed=stats["seed"], confidence_level=stats["confidence_level"])
 
 write_csv(tables.alignment_rows(scores, concepts, pairs, params.taus, **run, **resampling), out.alignment)

@@ -1,4 +1,5 @@
-"""Write the concept table: id, word, POS, hierarchy domain and the WordNet definition used in prompts."""
+"""Write the concept table: id, word, POS, hierarchy domain and the WordNet definition used in prompts
+(the hierarchy and the sense overrides arrive as content, loaded at parse time)."""
 from expertalign.workflow import log_to_file
 
 log_to_file(snakemake.log[0])

@@ -5,13 +5,12 @@ log_to_file(snakemake.log[0])
 
 from pathlib import Path  # noqa: E402
 
-import pandas as pd  # noqa: E402
-
 from expertalign.folds import draw_fold, save_fold  # noqa: E402
+from expertalign.workflow import read_parquet  # noqa: E402
 
 params = snakemake.params
 concepts = Path(snakemake.input.concepts).read_text().split() if "concepts" in snakemake.input.keys() else params.concepts
-pool = pd.read_parquet(snakemake.input.pool)
+pool = read_parquet(snakemake.input.pool)
 fold = draw_fold(
     pool["concept"],
     concepts,

@@ -8,10 +8,10 @@ import pandas as pd  # noqa: E402
 
 from expertalign.lexical import lexical_similarity  # noqa: E402
 from expertalign.tables import lexical_rows  # noqa: E402
-from expertalign.workflow import save_npz, write_csv  # noqa: E402
+from expertalign.workflow import read_parquet, save_npz, write_csv  # noqa: E402
 
 params = snakemake.params
-pool = pd.read_parquet(snakemake.input.pool)
+pool = read_parquet(snakemake.input.pool)
 concepts, matrix = lexical_similarity(pool.groupby("concept", sort=True)["sentence"].apply(list).to_dict(), params.weighting)
 stats = params.stats
 table = lexical_rows(
