@@ -21,7 +21,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -94,17 +94,23 @@ def _sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
+def check_sha1(
+    path: Path, data: bytes, expected_sha1: str, label: str, error: type[ValueError] = MENError
+) -> bytes:
+    """``data`` (the bytes read from ``path``) if their sha1 is ``expected_sha1``; ``error`` otherwise."""
+    actual = _sha1(data)
+    if actual != expected_sha1:
+        raise error(
+            f"{label} file {path} failed its sha1 check: expected {expected_sha1}, got {actual}"
+        )
+    return data
+
+
 def _verified_men_bytes(path: Path, expected_sha1: str) -> bytes:
     """The bytes of one MEN file without header, after checking their sha1; MENError otherwise."""
     if not path.is_file():
         raise MENError(f"MEN file missing: {path}")
-    data = _strip_header(path.read_bytes())
-    actual = _sha1(data)
-    if actual != expected_sha1:
-        raise MENError(
-            f"MEN file {path} failed its sha1 check: expected {expected_sha1}, got {actual}"
-        )
-    return data
+    return check_sha1(path, _strip_header(path.read_bytes()), expected_sha1, "MEN")
 
 
 def _men_split(split: str) -> tuple[str, str]:
@@ -135,11 +141,14 @@ def load_men(directory: str | os.PathLike, split: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["word1", "word2", "score"])
 
 
-def _all_men_files_valid(directory: Path) -> bool:
+def _all_files_valid(
+    directory: Path, files: Mapping[str, str], read: Callable[[Path, str], bytes],
+    error: type[ValueError],
+) -> bool:
     try:
-        for name, sha1 in MEN_FILES.values():
-            _verified_men_bytes(directory / name, sha1)
-    except MENError:
+        for name, sha1 in files.items():
+            read(directory / name, sha1)
+    except error:
         return False
     return True
 
@@ -151,33 +160,76 @@ def _download(url: str, destination: Path) -> None:
             shutil.copyfileobj(response, handle)
 
 
-def _unpack(archive: Path, destination: Path) -> None:
-    """Unpack a tar(.gz/.bz2/.xz) or zip archive into ``destination``; MENError otherwise."""
+def _unpack(archive: Path, destination: Path, error: type[ValueError] = MENError) -> None:
+    """Unpack a tar(.gz/.bz2/.xz) or zip archive into ``destination``; ``error`` otherwise."""
     if tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tar:
             if not hasattr(tarfile, "data_filter"):
-                raise MENError(f"{archive}: this Python's tarfile cannot extract safely (< 3.10.12)")
+                raise error(f"{archive}: this Python's tarfile cannot extract safely (< 3.10.12)")
             tar.extractall(destination, filter="data")
     elif zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zipped:
             for member in zipped.namelist():
                 target = (destination / member).resolve()
                 if not target.is_relative_to(destination.resolve()):
-                    raise MENError(f"{archive}: member {member!r} escapes the archive folder")
+                    raise error(f"{archive}: member {member!r} escapes the archive folder")
             zipped.extractall(destination)
     else:
-        raise MENError(f"{archive} is neither a tar nor a zip archive")
+        raise error(f"{archive} is neither a tar nor a zip archive")
 
 
-def _install_men_files(unpacked: Path, cache_dir: Path, source: str) -> None:
-    """Find each MEN file under ``unpacked``, strip its header, check sha1, copy to cache_dir."""
-    for name, sha1 in MEN_FILES.values():
+def _install_files(
+    unpacked: Path, cache_dir: Path, source: str, files: Mapping[str, str],
+    read: Callable[[Path, str], bytes], error: type[ValueError],
+) -> None:
+    """Find each file of ``files`` under ``unpacked``, read and sha1-check it, copy to cache_dir."""
+    for name, sha1 in files.items():
         found = sorted(p for p in unpacked.rglob(name) if p.is_file())
         if not found:
-            raise MENError(f"{source}: archive has no file named {name}")
-        data = _verified_men_bytes(found[0], sha1)
+            raise error(f"{source}: archive has no file named {name}")
+        data = read(found[0], sha1)
         with atomic_path(cache_dir / name) as tmp:
             Path(tmp).write_bytes(data)
+
+
+def fetch_archive_files(
+    urls: Sequence[str],
+    cache_dir: str | os.PathLike,
+    files: Mapping[str, str],
+    read: Callable[[Path, str], bytes],
+    label: str,
+    error: type[ValueError] = MENError,
+) -> Path:
+    """Download ``files`` (name -> sha1) into ``cache_dir`` unless valid there; return cache_dir.
+
+    Each URL (an archive: tar.gz or zip) is tried in order until one holds every file with its
+    sha1; ``read(path, sha1)`` returns a file's checked bytes or raises ``error``. Raises ``error``
+    naming every URL and why it failed.
+    """
+    cache_dir = Path(cache_dir)
+    if _all_files_valid(cache_dir, files, read, error):
+        log.info("%s already in %s (sha1 verified)", label, cache_dir)
+        return cache_dir
+    if not urls:
+        raise error(f"{label} not found in {cache_dir} and no download URL given")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for url in urls:
+        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".download-") as tmp:
+            archive, unpacked = Path(tmp) / "archive", Path(tmp) / "unpacked"
+            try:
+                log.info("downloading %s from %s", label, url)
+                _download(url, archive)
+                _unpack(archive, unpacked, error)
+                _install_files(unpacked, cache_dir, url, files, read, error)
+            except (OSError, urllib.error.URLError, tarfile.TarError, zipfile.BadZipFile,
+                    error) as failure:
+                log.warning("%s from %s failed: %s", label, url, failure)
+                failures.append(f"{url}: {failure}")
+                continue
+        log.info("%s downloaded from %s into %s (sha1 verified)", label, url, cache_dir)
+        return cache_dir
+    raise error(f"could not obtain {label}:\n" + "\n".join(failures))
 
 
 def fetch_men(urls: Sequence[str], cache_dir: str | os.PathLike) -> Path:
@@ -186,30 +238,8 @@ def fetch_men(urls: Sequence[str], cache_dir: str | os.PathLike) -> Path:
     Each URL (an archive: tar.gz or zip) is tried in order until one yields the three lemma-form
     files with the right sha1s. Raises MENError naming every URL and why it failed.
     """
-    cache_dir = Path(cache_dir)
-    if _all_men_files_valid(cache_dir):
-        log.info("MEN already in %s (sha1 verified)", cache_dir)
-        return cache_dir
-    if not urls:
-        raise MENError(f"MEN not found in {cache_dir} and no download URL given")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    failures = []
-    for url in urls:
-        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".download-") as tmp:
-            archive, unpacked = Path(tmp) / "archive", Path(tmp) / "unpacked"
-            try:
-                log.info("downloading MEN from %s", url)
-                _download(url, archive)
-                _unpack(archive, unpacked)
-                _install_men_files(unpacked, cache_dir, url)
-            except (OSError, urllib.error.URLError, tarfile.TarError, zipfile.BadZipFile,
-                    MENError) as error:
-                log.warning("MEN from %s failed: %s", url, error)
-                failures.append(f"{url}: {error}")
-                continue
-        log.info("MEN downloaded from %s into %s (sha1 verified)", url, cache_dir)
-        return cache_dir
-    raise MENError("could not obtain MEN:\n" + "\n".join(failures))
+    files = dict(MEN_FILES.values())
+    return fetch_archive_files(urls, cache_dir, files, _verified_men_bytes, "MEN")
 
 
 def resolve_men(

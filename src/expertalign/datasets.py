@@ -1,0 +1,397 @@
+"""Human word-similarity datasets: a registry (MEN, SimLex-999, WordSim-353) plus user TSV/CSV files.
+
+Every loader returns a DataFrame with columns word1, word2 (concept ids ``word-POS``, lower case,
+POS n/v/j), score (float, the dataset's own scale) and pos_source (``given``: the file states the
+part of speech; ``inferred``: the rule below chose it). A new dataset is one ``DatasetSpec`` entry.
+
+Where the data come from: MEN keeps its own config block and loader (expertalign.concepts). The
+others come from a local folder or file (config ``datasets.<name>.dir``; environment variables
+``EXPERTALIGN_SIMLEX_DIR`` / ``EXPERTALIGN_WORDSIM_DIR`` override it) or are downloaded from URL
+entries ``{url, file, sha1}`` (an archive holding ``file``, whose bytes must have ``sha1``; an
+entry without sha1 is refused, since the official archives' checksums are not recorded here). A
+local file whose name is a known copy (``DatasetSpec.files``) is sha1-checked; other file names
+(the official SimLex-999.txt, user files) are read unchecked, with a log line.
+
+Part of speech:
+
+* a POS column (official SimLex ``POS`` A/N/V, user ``pos`` n/v/j/a) is used as given;
+* SimLex-999 and user files without it: for p in (n, v, a), p is a candidate when both words have
+  a WordNet synset of POS p (a includes satellites s); score(p) sums, over both words and their
+  synsets of POS p, ``lemma.count()`` of the lemmas named like the word (case-insensitive); the
+  candidate of largest score wins, ties to the first of n, v, a; tags n, v, j. Pairs with no
+  candidate are dropped (counted, logged);
+* WordSim-353: noun (its README), both words needing a noun synset.
+
+Pairs of a concept with itself (WordSim-353's tiger-tiger) are dropped with a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from expertalign.concepts import (
+    MEN_DIR_ENV,
+    ConceptError,
+    check_sha1,
+    fetch_archive_files,
+    load_men,
+    parse_concept,
+    resolve_men,
+)
+from expertalign.wordnet import wordnet_reader
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["word1", "word2", "score", "pos_source"]
+#: WordNet POS tried in order for the inference rule, and the concept tag each becomes
+INFERENCE_ORDER = (("n", "n"), ("v", "v"), ("a", "j"))
+#: header names (lower case) accepted for each column
+_HEADER_ALIASES = {
+    "word1": {"word1", "word 1"},
+    "word2": {"word2", "word 2"},
+    "score": {"score", "simlex999", "human (mean)"},
+    "pos": {"pos"},
+}
+_POS_VALUES = {"n": "n", "v": "v", "a": "j", "j": "j"}
+_MEN_CEILING_RE = re.compile(r"correlation\(men,\s*marco\+elia\)\s*=\s*([0-9.]+)")
+
+
+class DatasetError(ValueError):
+    """A dataset file is malformed, fails its checksum, or shares no pair with the concepts."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One similarity dataset: where it comes from, how its POS is found, its human ceiling.
+
+    ``files`` maps known file names to their sha1 (None: read unchecked), in the order a local
+    folder is searched; ``pos_rule`` is ``wordnet`` (infer when no POS column) or ``noun``;
+    ``ceiling`` is the human upper bound as a Spearman rho (None: unknown).
+    """
+
+    name: str
+    files: Mapping[str, str | None]
+    pos_rule: str = "wordnet"
+    dir_env: str | None = None
+    urls: tuple[Mapping[str, str | None], ...] = ()
+    ceiling: float | None = None
+    ceiling_source: str = ""
+    header_required: bool = False
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "men": DatasetSpec(
+        name="men",
+        files={},
+        dir_env=MEN_DIR_ENV,
+        ceiling=0.84,
+        ceiling_source="MEN agreement-score.txt: correlation(men, marco+elia)=0.84 (Bruni et al. 2014)",
+    ),
+    "simlex999": DatasetSpec(
+        name="simlex999",
+        files={"SimLex-999.txt": None, "simlex999.txt": "c156b6497ee66bbc63c6610e603ec5d563ca931f"},
+        dir_env="EXPERTALIGN_SIMLEX_DIR",
+        urls=({"url": "https://fh295.github.io/SimLex-999.zip", "file": "SimLex-999.txt", "sha1": None},),
+        ceiling=0.67,
+        ceiling_source="Hill, Reichart & Korhonen 2015: inter-annotator agreement, average pairwise Spearman",
+    ),
+    "wordsim353": DatasetSpec(
+        name="wordsim353",
+        files={"wordsim353.tsv": "5207d1bb6dd863994fa4032f48f149bf28a5468e", "combined.tab": None,
+               "combined.csv": None},
+        pos_rule="noun",
+        dir_env="EXPERTALIGN_WORDSIM_DIR",
+        urls=({"url": "http://www.cs.technion.ac.il/~gabr/resources/data/wordsim353/wordsim353.zip",
+               "file": "combined.tab", "sha1": None},),
+        ceiling=None,
+        ceiling_source="no agreement figure published with the data (Finkelstein et al. 2002)",
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# reading a pair table
+# --------------------------------------------------------------------------------------------
+
+
+def _split(line: str, delimiter: str | None) -> list[str]:
+    return [f.strip() for f in (line.split(delimiter) if delimiter else line.split())]
+
+
+def _delimiter(path: Path, first_line: str) -> str | None:
+    """Tab when the first line has one, comma for .csv or a comma line, else whitespace."""
+    if "\t" in first_line:
+        return "\t"
+    if path.suffix.lower() == ".csv" or "," in first_line:
+        return ","
+    return None
+
+
+def _header_columns(path: Path, number: int, fields: list[str]) -> dict[str, int] | None:
+    """Column name -> index when ``fields`` is a header (its first field names word1), else None."""
+    lowered = [f.lower() for f in fields]
+    if lowered[0] not in _HEADER_ALIASES["word1"]:
+        return None
+    columns = {}
+    for name, aliases in _HEADER_ALIASES.items():
+        hits = [i for i, f in enumerate(lowered) if f in aliases]
+        if hits:
+            columns[name] = hits[0]
+    missing = [c for c in ("word1", "word2", "score") if c not in columns]
+    if missing:
+        raise DatasetError(
+            f"{path}:{number}: header lacks column(s) {missing}; expected word1, word2, score[, pos], "
+            f"got {fields}"
+        )
+    return columns
+
+
+def read_pair_table(path: str | os.PathLike, header_required: bool) -> pd.DataFrame:
+    """Rows of a pair file: DataFrame[line, word1, word2, score, pos] (pos None when absent).
+
+    Blank lines and ``#`` comment lines are skipped. A header (first field word1 / "Word 1")
+    names the columns word1, word2, score (or SimLex999 / "Human (mean)") and optionally pos;
+    without a header each row is ``word1 word2 score``. Raises DatasetError naming file and line
+    for a bad header, a row of the wrong width, a non-numeric score or POS, or no rows.
+    """
+    path = Path(path)
+    lines = [
+        (number, line)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not lines:
+        raise DatasetError(f"{path}: no rows")
+    delimiter = _delimiter(path, lines[0][1])
+    columns = _header_columns(path, lines[0][0], _split(lines[0][1], delimiter))
+    if columns is None and header_required:
+        raise DatasetError(
+            f"{path}:{lines[0][0]}: bad header {lines[0][1]!r}; expected word1, word2, score[, pos]"
+        )
+    width = len(_split(lines[0][1], delimiter)) if columns else 3
+    body = lines[1:] if columns else lines
+    columns = columns or {"word1": 0, "word2": 1, "score": 2}
+    rows = [_pair_row(path, number, _split(line, delimiter), width, columns) for number, line in body]
+    if not rows:
+        raise DatasetError(f"{path}: no rows after the header")
+    return pd.DataFrame(rows, columns=["line", "word1", "word2", "score", "pos"])
+
+
+def _pair_row(path: Path, number: int, fields: list[str], width: int, columns: dict[str, int]):
+    if len(fields) != width:
+        raise DatasetError(f"{path}:{number}: expected {width} fields, got {len(fields)}: {fields}")
+    try:
+        score = float(fields[columns["score"]])
+    except ValueError:
+        raise DatasetError(
+            f"{path}:{number}: score {fields[columns['score']]!r} is not a number"
+        ) from None
+    pos = None
+    if "pos" in columns:
+        pos = _POS_VALUES.get(fields[columns["pos"]].lower())
+        if pos is None:
+            raise DatasetError(
+                f"{path}:{number}: POS {fields[columns['pos']]!r} is not one of A/N/V (or j)"
+            )
+    return number, fields[columns["word1"]].lower(), fields[columns["word2"]].lower(), score, pos
+
+
+# --------------------------------------------------------------------------------------------
+# part of speech
+# --------------------------------------------------------------------------------------------
+
+
+def _pos_score(reader, word: str, wordnet_pos: str) -> int | None:
+    """Summed lemma.count() of the lemmas named ``word`` over its synsets of POS; None: no synset."""
+    synsets = reader.synsets(word, pos=wordnet_pos)  # pos 'a' includes satellites 's'
+    if not synsets:
+        return None
+    return sum(
+        lemma.count()
+        for synset in synsets
+        for lemma in synset.lemmas()
+        if lemma.name().lower() == word.lower()
+    )
+
+
+def infer_pos(word1: str, word2: str, reader=None) -> str | None:
+    """The concept POS tag (n, v, j) of a pair by the WordNet rule of the module docstring, or None."""
+    reader = reader or wordnet_reader()
+    best, best_score = None, -1
+    for wordnet_pos, tag in INFERENCE_ORDER:
+        scores = [_pos_score(reader, word, wordnet_pos) for word in (word1, word2)]
+        if None in scores:
+            continue
+        if sum(scores) > best_score:
+            best, best_score = tag, sum(scores)
+    return best
+
+
+def _noun_pos(word1: str, word2: str, reader) -> str | None:
+    return "n" if reader.synsets(word1, pos="n") and reader.synsets(word2, pos="n") else None
+
+
+def to_concept_pairs(table: pd.DataFrame, path: Path, pos_rule: str) -> pd.DataFrame:
+    """Concept pairs (DataFrame[word1, word2, score, pos_source]) from ``read_pair_table`` rows.
+
+    Rows with a POS use it; the others take ``pos_rule`` (``wordnet`` or ``noun``). Pairs without
+    a POS and self-pairs are dropped with a logged count.
+    """
+    reader = None if table["pos"].notna().all() else wordnet_reader()
+    guess = {"wordnet": infer_pos, "noun": _noun_pos}[pos_rule]
+    rows, no_pos, self_pairs = [], [], []
+    for row in table.itertuples(index=False):
+        tag, source = row.pos, "given"
+        if tag is None:
+            tag, source = guess(row.word1, row.word2, reader), "inferred"
+        if tag is None:
+            no_pos.append(f"{row.word1}-{row.word2}")
+            continue
+        concepts = (f"{row.word1}-{tag}", f"{row.word2}-{tag}")
+        for concept in concepts:
+            try:
+                parse_concept(concept)
+            except ConceptError as error:
+                raise DatasetError(f"{path}:{row.line}: {error}") from None
+        if concepts[0] == concepts[1]:
+            self_pairs.append(concepts[0])
+            continue
+        rows.append((*concepts, row.score, source))
+    if no_pos:
+        log.warning("%s: %d pair(s) dropped, no part of speech (%s rule): %s",
+                    path, len(no_pos), pos_rule, ", ".join(no_pos))
+    if self_pairs:
+        log.info("%s: %d pair(s) of a word with itself dropped: %s",
+                 path, len(self_pairs), ", ".join(self_pairs))
+    pairs = pd.DataFrame(rows, columns=COLUMNS)
+    counts = pairs["pos_source"].value_counts().to_dict()
+    log.info("%s: %d pairs, POS %s", path, len(pairs), counts)
+    return pairs
+
+
+# --------------------------------------------------------------------------------------------
+# locating and loading
+# --------------------------------------------------------------------------------------------
+
+
+def _checked_file(spec: DatasetSpec, path: Path) -> Path:
+    """``path`` after its sha1 check when its name is a known copy; logged as unchecked otherwise."""
+    if not path.is_file():
+        raise DatasetError(f"{spec.name}: file missing: {path}")
+    sha1 = spec.files.get(path.name)
+    if sha1 is None:
+        log.info("%s: %s read without a sha1 check (no known checksum for this file name)",
+                 spec.name, path)
+    else:
+        check_sha1(path, path.read_bytes(), sha1, spec.name, DatasetError)
+    return path
+
+
+def _read_checked(path: Path, expected_sha1: str) -> bytes:
+    """The bytes of a downloaded dataset file after their sha1 check; DatasetError otherwise."""
+    if not path.is_file():
+        raise DatasetError(f"file missing: {path}")
+    return check_sha1(path, path.read_bytes(), expected_sha1, "dataset", DatasetError)
+
+
+def dataset_file(
+    spec: DatasetSpec,
+    local: str | os.PathLike | None = None,
+    urls: Iterable[Mapping[str, str | None]] | None = None,
+    cache_dir: str | os.PathLike = "resources/datasets",
+) -> Path:
+    """The file to read ``spec`` from: env ``spec.dir_env``, else ``local`` (folder or file), else a download.
+
+    A folder is searched for the names of ``spec.files`` in order. Downloads need a sha1 per URL
+    entry ``{url, file, sha1}``; the file lands in ``cache_dir/<name>/``.
+    """
+    chosen = (os.environ.get(spec.dir_env) if spec.dir_env else None) or local
+    if chosen:
+        chosen = Path(chosen)
+        if chosen.is_dir():
+            found = [chosen / name for name in spec.files if (chosen / name).is_file()]
+            if not found:
+                raise DatasetError(f"{spec.name}: {chosen} holds none of {list(spec.files)}")
+            chosen = found[0]
+        return _checked_file(spec, chosen)
+    entries = list(spec.urls if urls is None else urls)
+    unchecked = [e["url"] for e in entries if not e.get("sha1")]
+    if unchecked or not entries:
+        raise DatasetError(
+            f"{spec.name}: no local file (set datasets.{spec.name}.dir or ${spec.dir_env}) and no "
+            f"download URL with a sha1 (entries lacking sha1: {unchecked})"
+        )
+    folder = Path(cache_dir) / spec.name
+    failures = []
+    for entry in entries:
+        try:
+            fetch_archive_files([entry["url"]], folder, {entry["file"]: entry["sha1"]},
+                                _read_checked, spec.name, DatasetError)
+            return folder / entry["file"]
+        except DatasetError as error:
+            failures.append(str(error))
+    raise DatasetError("\n".join(failures))
+
+
+def men_ceiling(directory: str | os.PathLike | None) -> float:
+    """MEN's human ceiling: read from agreement-score.txt in ``directory`` when there, else 0.84."""
+    path = Path(directory) / "agreement-score.txt" if directory else None
+    if path is not None and path.is_file():
+        match = _MEN_CEILING_RE.search(path.read_text(encoding="utf-8"))
+        if match:
+            return float(match.group(1))
+    return DATASETS["men"].ceiling
+
+
+def load_men_pairs(
+    config_dir: str | os.PathLike | None, urls: list[str], cache_dir: str | os.PathLike, split: str
+) -> pd.DataFrame:
+    """MEN pairs of ``split`` (expertalign.concepts), with pos_source ``given``."""
+    pairs = load_men(resolve_men(config_dir, urls, cache_dir), split)
+    return pairs.assign(pos_source="given")[COLUMNS]
+
+
+def load_pair_file(spec: DatasetSpec, path: str | os.PathLike) -> pd.DataFrame:
+    """Concept pairs of one file of ``spec`` (see ``read_pair_table`` and ``to_concept_pairs``)."""
+    path = Path(path)
+    return to_concept_pairs(read_pair_table(path, spec.header_required), path, spec.pos_rule)
+
+
+def user_spec(name: str) -> DatasetSpec:
+    """The spec of a user TSV/CSV (header word1, word2, score[, pos]); read unchecked, WordNet POS rule."""
+    if name in DATASETS:
+        raise DatasetError(f"datasets.user.{name}: the name is a built-in dataset; choose another")
+    return DatasetSpec(name=name, files={}, header_required=True,
+                       ceiling_source="user file: no ceiling known")
+
+
+def load_dataset(
+    name: str,
+    local: str | os.PathLike | None = None,
+    urls: Iterable[Mapping[str, str | None]] | None = None,
+    cache_dir: str | os.PathLike = "resources/datasets",
+) -> pd.DataFrame:
+    """Concept pairs of the built-in dataset ``name`` (not men: use ``load_men_pairs``)."""
+    if name not in DATASETS or name == "men":
+        raise DatasetError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)} or a user file")
+    spec = DATASETS[name]
+    return load_pair_file(spec, dataset_file(spec, local, urls, cache_dir))
+
+
+def pairs_among(pairs: pd.DataFrame, concepts: Iterable[str], dataset: str) -> pd.DataFrame:
+    """The pairs whose two concepts are both in ``concepts``; DatasetError when there are none."""
+    wanted = set(concepts)
+    kept = pairs[pairs["word1"].isin(wanted) & pairs["word2"].isin(wanted)]
+    if kept.empty:
+        raise DatasetError(
+            f"dataset {dataset!r}: none of its {len(pairs)} pairs has both concepts among the "
+            f"{len(wanted)} configured concepts"
+        )
+    return kept.reset_index(drop=True)
