@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from snakemake.utils import validate
 from test_concepts import http_folder  # noqa: F401 - the local HTTP server fixture
 
 from expertalign import datasets
 from expertalign.concepts import load_men
+from expertalign.config import SCHEMA_PATH
 from expertalign.datasets import (
     DATASETS,
     DatasetError,
@@ -265,3 +267,38 @@ def test_pairs_among_keeps_pairs_of_configured_concepts_and_fails_on_none(simlex
     assert kept[["word1", "word2"]].values.tolist() == [["old-j", "new-j"]]
     with pytest.raises(DatasetError, match="dataset 'simlex999': none of its 999 pairs"):
         pairs_among(simlex, ["dog-n"], "simlex999")
+
+
+# ------------------------------------------------------------------ config
+
+
+def _validated(datasets_block: dict, men_dir) -> dict:
+    config = {"models": {"m": {"source": "all-minilm-l6-v2"}}, "concepts": {"men": {"dir": str(men_dir)}},
+              "datasets": datasets_block}
+    validate(config, str(SCHEMA_PATH), set_default=True)
+    return config
+
+
+def test_schema_defaults_load_men_only(men_dir):
+    config = _validated({}, men_dir)
+    assert config["datasets"]["names"] == ["men"]
+    assert config["datasets"]["simlex999"]["urls"][0]["sha1"] is None
+    assert list(datasets.load_configured(config)) == ["men"]
+
+
+def test_configured_builtin_and_user_datasets(men_dir, tmp_path):
+    user = tmp_path / "mine.csv"
+    user.write_text("word1,word2,score,pos\ndog,cat,7,n\n")
+    config = _validated({"names": ["wordsim353", "mine"], "wordsim353": {"dir": str(WORDSIM_DIR)},
+                         "user": {"mine": str(user)}}, men_dir)
+    loaded = datasets.load_configured(config)
+    assert list(loaded) == ["wordsim353", "mine"]
+    assert len(loaded["wordsim353"]) == 347 and loaded["mine"]["word1"].tolist() == ["dog-n"]
+    config["datasets"]["names"] = ["simlex"]
+    with pytest.raises(DatasetError, match="datasets.names: unknown dataset 'simlex'"):
+        datasets.load_configured(config)
+
+
+def test_schema_rejects_a_url_entry_without_sha1_key(men_dir):
+    with pytest.raises(Exception, match="sha1"):
+        _validated({"simlex999": {"urls": [{"url": "https://x/y.zip", "file": "SimLex-999.txt"}]}}, men_dir)

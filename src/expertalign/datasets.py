@@ -395,3 +395,27 @@ def pairs_among(pairs: pd.DataFrame, concepts: Iterable[str], dataset: str) -> p
             f"{len(wanted)} configured concepts"
         )
     return kept.reset_index(drop=True)
+
+
+def load_configured(config: Mapping) -> dict[str, pd.DataFrame]:
+    """Concept pairs of each dataset of ``config["datasets"]["names"]``, in that order.
+
+    ``config`` carries the schema's defaults; MEN is read as ``concepts.men`` says. Raises
+    DatasetError naming a name that is neither built in nor a key of ``datasets.user``.
+    """
+    block = config["datasets"]
+    loaded = {}
+    for name in block["names"]:
+        if name == "men":
+            men = config["concepts"]["men"]
+            loaded[name] = load_men_pairs(men["dir"], men["urls"], men["cache_dir"], men["split"])
+        elif name in DATASETS:
+            loaded[name] = load_dataset(name, block[name]["dir"], block[name]["urls"], block["cache_dir"])
+        elif name in block["user"]:
+            loaded[name] = load_pair_file(user_spec(name), block["user"][name])
+        else:
+            raise DatasetError(
+                f"datasets.names: unknown dataset {name!r}; expected one of {sorted(DATASETS)} "
+                f"or a key of datasets.user {sorted(block['user'])}"
+            )
+    return loaded
