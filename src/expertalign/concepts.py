@@ -97,7 +97,7 @@ def _sha1(data: bytes) -> str:
 def check_sha1(
     path: Path, data: bytes, expected_sha1: str, label: str, error: type[ValueError] = MENError
 ) -> bytes:
-    """``data`` (the bytes read from ``path``) if their sha1 is ``expected_sha1``; ``error`` otherwise."""
+    """``data`` (read from ``path``) if its sha1 is ``expected_sha1``; else raises ``error``."""
     actual = _sha1(data)
     if actual != expected_sha1:
         raise error(

@@ -1,4 +1,4 @@
-"""Human word-similarity datasets: a registry (MEN, SimLex-999, WordSim-353) plus user TSV/CSV files.
+"""Human word-similarity datasets: a registry (MEN, SimLex-999, WordSim-353) plus user files.
 
 Every loader returns a DataFrame with columns word1, word2 (concept ids ``word-POS``, lower case,
 POS n/v/j), score (float, the dataset's own scale) and pos_source (``given``: the file states the
@@ -92,15 +92,18 @@ DATASETS: dict[str, DatasetSpec] = {
         files={},
         dir_env=MEN_DIR_ENV,
         ceiling=0.84,
-        ceiling_source="MEN agreement-score.txt: correlation(men, marco+elia)=0.84 (Bruni et al. 2014)",
+        ceiling_source="MEN agreement-score.txt: correlation(men, marco+elia)=0.84 "
+        "(Bruni, Tran & Baroni 2014)",
     ),
     "simlex999": DatasetSpec(
         name="simlex999",
         files={"SimLex-999.txt": None, "simlex999.txt": "c156b6497ee66bbc63c6610e603ec5d563ca931f"},
         dir_env="EXPERTALIGN_SIMLEX_DIR",
-        urls=({"url": "https://fh295.github.io/SimLex-999.zip", "file": "SimLex-999.txt", "sha1": None},),
+        urls=({"url": "https://fh295.github.io/SimLex-999.zip", "file": "SimLex-999.txt",
+               "sha1": None},),
         ceiling=0.67,
-        ceiling_source="Hill, Reichart & Korhonen 2015: inter-annotator agreement, average pairwise Spearman",
+        ceiling_source="Hill, Reichart & Korhonen 2015: inter-annotator agreement (average "
+        "pairwise Spearman)",
     ),
     "wordsim353": DatasetSpec(
         name="wordsim353",
@@ -147,7 +150,8 @@ def _header_columns(path: Path, number: int, fields: list[str]) -> dict[str, int
     missing = [c for c in ("word1", "word2", "score") if c not in columns]
     if missing:
         raise DatasetError(
-            f"{path}:{number}: header lacks column(s) {missing}; expected word1, word2, score[, pos], "
+            f"{path}:{number}: header lacks column(s) {missing}; expected word1, word2, "
+            f"score[, pos], "
             f"got {fields}"
         )
     return columns
@@ -178,7 +182,10 @@ def read_pair_table(path: str | os.PathLike, header_required: bool) -> pd.DataFr
     width = len(_split(lines[0][1], delimiter)) if columns else 3
     body = lines[1:] if columns else lines
     columns = columns or {"word1": 0, "word2": 1, "score": 2}
-    rows = [_pair_row(path, number, _split(line, delimiter), width, columns) for number, line in body]
+    rows = [
+        _pair_row(path, number, _split(line, delimiter), width, columns)
+        for number, line in body
+    ]
     if not rows:
         raise DatasetError(f"{path}: no rows after the header")
     return pd.DataFrame(rows, columns=["line", "word1", "word2", "score", "pos"])
@@ -209,7 +216,7 @@ def _pair_row(path: Path, number: int, fields: list[str], width: int, columns: d
 
 
 def _pos_score(reader, word: str, wordnet_pos: str) -> int | None:
-    """Summed lemma.count() of the lemmas named ``word`` over its synsets of POS; None: no synset."""
+    """Summed lemma.count() of the lemmas named ``word`` over its synsets of POS (None: none)."""
     synsets = reader.synsets(word, pos=wordnet_pos)  # pos 'a' includes satellites 's'
     if not synsets:
         return None
@@ -222,7 +229,7 @@ def _pos_score(reader, word: str, wordnet_pos: str) -> int | None:
 
 
 def infer_pos(word1: str, word2: str, reader=None) -> str | None:
-    """The concept POS tag (n, v, j) of a pair by the WordNet rule of the module docstring, or None."""
+    """The concept POS tag (n, v, j) of a pair by the module docstring's WordNet rule, or None."""
     reader = reader or wordnet_reader()
     best, best_score = None, -1
     for wordnet_pos, tag in INFERENCE_ORDER:
@@ -282,7 +289,7 @@ def to_concept_pairs(table: pd.DataFrame, path: Path, pos_rule: str) -> pd.DataF
 
 
 def _checked_file(spec: DatasetSpec, path: Path) -> Path:
-    """``path`` after its sha1 check when its name is a known copy; logged as unchecked otherwise."""
+    """``path`` after its sha1 check when its name is a known copy; else logged as unchecked."""
     if not path.is_file():
         raise DatasetError(f"{spec.name}: file missing: {path}")
     sha1 = spec.files.get(path.name)
@@ -307,7 +314,7 @@ def dataset_file(
     urls: Iterable[Mapping[str, str | None]] | None = None,
     cache_dir: str | os.PathLike = "resources/datasets",
 ) -> Path:
-    """The file to read ``spec`` from: env ``spec.dir_env``, else ``local`` (folder or file), else a download.
+    """The file of ``spec``: env ``spec.dir_env``, else ``local`` (folder or file), else a download.
 
     A folder is searched for the names of ``spec.files`` in order. Downloads need a sha1 per URL
     entry ``{url, file, sha1}``; the file lands in ``cache_dir/<name>/``.
@@ -365,7 +372,7 @@ def load_pair_file(spec: DatasetSpec, path: str | os.PathLike) -> pd.DataFrame:
 
 
 def user_spec(name: str) -> DatasetSpec:
-    """The spec of a user TSV/CSV (header word1, word2, score[, pos]); read unchecked, WordNet POS rule."""
+    """Spec of a user TSV/CSV (header word1, word2, score[, pos]): unchecked, WordNet POS rule."""
     if name in DATASETS:
         raise DatasetError(f"datasets.user.{name}: the name is a built-in dataset; choose another")
     return DatasetSpec(name=name, files={}, header_required=True,
@@ -380,7 +387,9 @@ def load_dataset(
 ) -> pd.DataFrame:
     """Concept pairs of the built-in dataset ``name`` (not men: use ``load_men_pairs``)."""
     if name not in DATASETS or name == "men":
-        raise DatasetError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)} or a user file")
+        raise DatasetError(
+            f"unknown dataset {name!r}; expected one of {sorted(DATASETS)} or a user file"
+        )
     spec = DATASETS[name]
     return load_pair_file(spec, dataset_file(spec, local, urls, cache_dir))
 
@@ -410,7 +419,8 @@ def load_configured(config: Mapping) -> dict[str, pd.DataFrame]:
             men = config["concepts"]["men"]
             loaded[name] = load_men_pairs(men["dir"], men["urls"], men["cache_dir"], men["split"])
         elif name in DATASETS:
-            loaded[name] = load_dataset(name, block[name]["dir"], block[name]["urls"], block["cache_dir"])
+            source = block[name]
+            loaded[name] = load_dataset(name, source["dir"], source["urls"], block["cache_dir"])
         elif name in block["user"]:
             loaded[name] = load_pair_file(user_spec(name), block["user"][name])
         else:
