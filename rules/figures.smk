@@ -29,6 +29,8 @@ rule fig1_stability:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig1_stability.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -43,6 +45,8 @@ rule fig2_alignment:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig2_alignment.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -59,6 +63,8 @@ rule fig3_embedding_baseline:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig3_embedding_baseline.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -78,6 +84,8 @@ rule fig4_hierarchy_heatmap:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig4_hierarchy_heatmap_{model}_{checkpoint}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -96,6 +104,8 @@ rule hierarchy_table:
         ),
     log:
         "logs/figures/hierarchy_table_{model}_{checkpoint}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/hierarchy_table.py"
 
@@ -109,6 +119,8 @@ rule fig5_expert_counts:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig5_expert_counts.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -124,6 +136,8 @@ rule fig6_checkpoint_stability:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig6_checkpoint_stability.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -145,6 +159,8 @@ rule fig7_layer_distribution:
         view="|".join(map(re.escape, LAYER_VIEWS)),
     log:
         "logs/figures/fig7_layer_distribution_{model}_{view}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -158,6 +174,8 @@ rule fig8_cosine_variants:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig8_cosine_variants.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
