@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import MEN_DIR
 from workflow_fixtures import REPO
@@ -41,3 +42,13 @@ def test_snakefmt_leaves_the_workflow_unchanged():
     result = subprocess.run([snakefmt, "--check", "--diff", "Snakefile", "rules/"], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_catalog_usage_declares_conda_and_report():
+    """.snakemake-workflow-catalog.yml: the usage block the workflow catalog renders, with its
+    configuration instructions in config/README.md."""
+    usage = yaml.safe_load((REPO / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert set(usage) == {"mandatory-flags", "software-stack-deployment", "report"}
+    assert set(usage["mandatory-flags"]) == {"desc", "flags"}
+    assert usage["software-stack-deployment"]["conda"] is True and usage["report"] is True
+    assert (REPO / "config" / "README.md").is_file()
