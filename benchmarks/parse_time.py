@@ -51,25 +51,23 @@ def offline_snakemake(args: list[str], workdir: str) -> tuple[float, str]:
 
 
 def measure(configfile: Path | None, repeats: int) -> dict:
-    """Median (and min) seconds of start-up, parse and dry run for one config, and its job count."""
+    """Seconds (median and min over ``repeats``) of start-up, parse and dry run for one config; parse
+    only (parse - start-up) and DAG (dry run - parse) are differences within each repeat."""
     base = ["--snakefile", str(REPO / "Snakefile")] + (["--configfile", str(configfile)] if configfile else [])
     steps = {"startup": ["--version"], "parse": [*base, "--list-rules"],
              "dry_run": [*base, "-n", "--quiet", "rules", "host"]}
-    seconds: dict[str, list[float]] = {step: [] for step in steps}
+    seconds: dict[str, list[float]] = {step: [] for step in [*steps, "parse_only", "dag"]}
     jobs = None
     for _ in range(repeats):
         for step, args in steps.items():
             with tempfile.TemporaryDirectory(prefix="expertalign-parse-") as workdir:
                 wall, output = offline_snakemake(args, workdir)
             seconds[step].append(wall)
-            if step == "dry_run":
-                jobs = int(TOTAL_JOBS.findall(output)[-1])
-    result = {f"{step}_s": statistics.median(values) for step, values in seconds.items()}
-    result |= {f"{step}_min_s": min(values) for step, values in seconds.items()}
-    result["parse_only_s"] = result["parse_s"] - result["startup_s"]
-    result["dag_s"] = result["dry_run_s"] - result["parse_s"]
-    result["jobs"] = jobs
-    return result
+        seconds["parse_only"].append(seconds["parse"][-1] - seconds["startup"][-1])
+        seconds["dag"].append(seconds["dry_run"][-1] - seconds["parse"][-1])
+        jobs = int(TOTAL_JOBS.findall(output)[-1])
+    result = {step: {"median_s": statistics.median(values), "min_s": min(values)} for step, values in seconds.items()}
+    return result | {"jobs": jobs}
 
 
 def main() -> None:

@@ -5,7 +5,10 @@ every socket refused (the guard of benchmarks/parse_time.py, which times these r
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
+import subprocess
+import sys
 
 import yaml
 
@@ -53,3 +56,17 @@ def test_the_guard_refuses_a_download(tmp_path, monkeypatch):
         assert "network access while parsing the workflow" in str(error)
     else:
         raise AssertionError("parsing without MEN succeeded with the network refused")
+
+
+def test_parse_time_imports_of_the_package_pull_in_no_heavy_library():
+    """The expertalign modules rules/*.smk and the Snakefile import at parse load none of torch,
+    transformers, scipy, scikit-learn, matplotlib, nltk or openai (seconds of import on 2 cores)."""
+    sources = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
+    modules = sorted({m for path in sources for m in re.findall(r"^(?:from|import) (expertalign[\w.]*)",
+                                                                 path.read_text(), re.MULTILINE)})
+    assert "expertalign.config" in modules
+    heavy = ["torch", "transformers", "scipy", "sklearn", "matplotlib", "seaborn", "nltk", "openai", "accelerate"]
+    code = f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n" \
+           f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]", f"parse-time imports load {loaded.strip()}"
