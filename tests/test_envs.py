@@ -10,7 +10,6 @@ import functools
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from conftest import MEN_DIR
 from expertalign.models import PACKAGED_SOURCES
 from workflow_fixtures import REPO
 
+tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python >= 3.11")
 PACKAGE = REPO / "src" / "expertalign"
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 CONFIGS = [REPO / "config.yaml", REPO / "config" / "paper.yaml"]  # paper.yaml adds generate_sentences
@@ -134,6 +134,12 @@ def third_party_needs(script: Path) -> set[str]:
     return needs
 
 
+def loads_models(script: Path) -> bool:
+    """Whether a script loads models (expertalign.models.load_model finds the packaged model by its
+    module name, not by an import statement)."""
+    return ("expertalign.models", "load_model") in {(module, name) for module, name, _ in imports_of(script)}
+
+
 def workflow_rules(workdir: Path) -> dict[str, tuple[str | None, Path | None, bool]]:
     """rule -> (env file path of its conda: directive, script path, whether it runs code), over the
     default and the paper config."""
@@ -220,12 +226,6 @@ def test_each_rule_env_provides_its_scripts_imports(rules):
                 assert canonicalize_name(distribution) in pip, f"rule {name}: {conda} lacks pip {distribution}"
         checked += 1
     assert checked >= 20, f"only {checked} rules with scripts found"
-
-
-def loads_models(script: Path) -> bool:
-    """Whether a script loads models (expertalign.models.load_model finds the packaged model by its
-    module name, not by an import statement)."""
-    return ("expertalign.models", "load_model") in {(module, name) for module, name, _ in imports_of(script)}
 
 
 def test_import_analysis_follows_lazy_imports_only_into_what_is_imported(tmp_path):
