@@ -1,7 +1,7 @@
 """Parse time of the workflow: how long `snakemake -n` takes on the embedded default and on
 config/paper.yaml, split into interpreter + Snakemake start-up (`snakemake --version`), parsing the
-Snakefile with its config (`snakemake --list-rules`) and the dry run (parse + DAG), each the median
-of --repeats fresh processes in an empty working folder. Every run has its sockets refused (connect,
+Snakefile with its config (`snakemake --list-rules`) and the dry run (parse + DAG); wall and CPU
+seconds over --repeats fresh processes, each in an empty working folder. Every run has its sockets refused (connect,
 getaddrinfo): one that reached for the network would fail, so a recorded result also says that
 parsing downloads nothing once MEN is available (EXPERTALIGN_MEN_DIR, or the download cache).
 
@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,35 +40,41 @@ main()
 TOTAL_JOBS = re.compile(r"^total\s+(\d+)\s*$", re.MULTILINE)
 
 
-def offline_snakemake(args: list[str], workdir: str) -> tuple[float, str]:
-    """Wall seconds and output of one `snakemake ARGS` process with the network refused."""
+def offline_snakemake(args: list[str], workdir: str) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system) and output of one `snakemake ARGS` process with the
+    network refused. CPU seconds hardly grow when other jobs share the cores; wall seconds do."""
     command = [sys.executable, "-c", OFFLINE_SNAKEMAKE, *args]
-    start = time.perf_counter()
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise RuntimeError(f"snakemake {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return seconds, result.stdout + result.stderr
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, result.stdout + result.stderr
 
 
 def measure(configfile: Path | None, repeats: int) -> dict:
-    """Seconds (median and min over ``repeats``) of start-up, parse and dry run for one config; parse
-    only (parse - start-up) and DAG (dry run - parse) are differences within each repeat."""
+    """Wall and CPU seconds (median and min over ``repeats``) of start-up, parse and dry run for one
+    config; parse only (parse - start-up) and DAG (dry run - parse) are differences within a repeat."""
     base = ["--snakefile", str(REPO / "Snakefile")] + (["--configfile", str(configfile)] if configfile else [])
     steps = {"startup": ["--version"], "parse": [*base, "--list-rules"],
              "dry_run": [*base, "-n", "--quiet", "rules", "host"]}
-    seconds: dict[str, list[float]] = {step: [] for step in [*steps, "parse_only", "dag"]}
+    seconds = {(step, clock): [] for step in [*steps, "parse_only", "dag"] for clock in ("wall", "cpu")}
     jobs = None
     for _ in range(repeats):
         for step, args in steps.items():
             with tempfile.TemporaryDirectory(prefix="expertalign-parse-") as workdir:
-                wall, output = offline_snakemake(args, workdir)
-            seconds[step].append(wall)
-        seconds["parse_only"].append(seconds["parse"][-1] - seconds["startup"][-1])
-        seconds["dag"].append(seconds["dry_run"][-1] - seconds["parse"][-1])
+                wall, cpu, output = offline_snakemake(args, workdir)
+            seconds[step, "wall"].append(wall)
+            seconds[step, "cpu"].append(cpu)
+        for clock in ("wall", "cpu"):
+            seconds["parse_only", clock].append(seconds["parse", clock][-1] - seconds["startup", clock][-1])
+            seconds["dag", clock].append(seconds["dry_run", clock][-1] - seconds["parse", clock][-1])
         jobs = int(TOTAL_JOBS.findall(output)[-1])
-    result = {step: {"median_s": statistics.median(values), "min_s": min(values)} for step, values in seconds.items()}
-    return result | {"jobs": jobs}
+    result: dict = {"jobs": jobs}
+    for (step, clock), values in seconds.items():
+        result.setdefault(step, {}).update({f"{clock}_median_s": statistics.median(values), f"{clock}_min_s": min(values)})
+    return result
 
 
 def main() -> None:

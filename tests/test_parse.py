@@ -38,7 +38,7 @@ def test_dry_run_with_men_cached_needs_no_network(tmp_path, monkeypatch, men_dir
     config = paper_config_with_men_cache(tmp_path, cache)
     workdir = tmp_path / "run"
     workdir.mkdir()
-    _, output = parse_time.offline_snakemake(
+    _, _, output = parse_time.offline_snakemake(
         ["--snakefile", str(REPO / "Snakefile"), "--configfile", str(config), "-n", "--quiet", "rules", "host"],
         str(workdir),
     )
