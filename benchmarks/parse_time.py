@@ -1,9 +1,9 @@
 """Parse time of the workflow: how long `snakemake -n` takes on the embedded default and on
 config/paper.yaml, split into interpreter + Snakemake start-up (`snakemake --version`), parsing the
 Snakefile with its config (`snakemake --list-rules`) and the dry run (parse + DAG); wall and CPU
-seconds over --repeats fresh processes, each in an empty working folder. Every run has its sockets refused (connect,
-getaddrinfo): one that reached for the network would fail, so a recorded result also says that
-parsing downloads nothing once MEN is available (EXPERTALIGN_MEN_DIR, or the download cache).
+seconds over --repeats fresh processes, each in an empty working folder. Every run has its sockets
+refused (connect, getaddrinfo): one that reached for the network would fail, so a recorded result
+also says that parsing downloads nothing once MEN is available (EXPERTALIGN_MEN_DIR, or the cache).
 
     EXPERTALIGN_MEN_DIR=../shared/data/MEN python benchmarks/parse_time.py
 """
