@@ -26,6 +26,8 @@ rule lexical_baseline:
         stats=STATS,
     log:
         "logs/lexical_baseline.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/lexical_baseline.py"
 
@@ -50,6 +52,8 @@ rule analyse:
         "logs/analyse/{model}/{checkpoint}/fold{fold}.log",
     benchmark:
         "results/benchmarks/analyse/{model}/{checkpoint}/fold{fold}.tsv"
+    conda:
+        "../envs/model.yaml"
     script:
         "../workflow/scripts/analyse.py"
 
@@ -65,6 +69,8 @@ rule checkpoint_stability:
         taus=TAUS,
     log:
         "logs/checkpoint_stability/{model}/{checkpoint}_to_{next}/fold{fold}.log",
+    conda:
+        "../envs/model.yaml"
     script:
         "../workflow/scripts/checkpoint_stability.py"
 
@@ -81,6 +87,8 @@ rule fold_stability:
         negative_size=config["folds"]["negative_size"],
     log:
         "logs/fold_stability/{model}/{checkpoint}.log",
+    conda:
+        "../envs/model.yaml"
     script:
         "../workflow/scripts/fold_stability.py"
 
@@ -100,6 +108,8 @@ rule pilot_stability:
         negative_size=pilot_negative_size,
     log:
         "logs/pilot_stability/{source}/{model}/{checkpoint}/P{P}_N{N}.log",
+    conda:
+        "../envs/model.yaml"
     script:
         "../workflow/scripts/fold_stability.py"
 
@@ -122,6 +132,8 @@ rule embedding_baseline:
         "logs/embedding_baseline/{model}/{checkpoint}.log",
     benchmark:
         "results/benchmarks/embedding_baseline/{model}/{checkpoint}.tsv"
+    conda:
+        "../envs/model.yaml"
     script:
         "../workflow/scripts/embedding_baseline.py"
 
@@ -162,5 +174,7 @@ rule gather_table:
         table="|".join(ANALYSIS_TABLES + ["checkpoint_stability", "embedding_baseline", "fold_stability", "sentence_diversity"]),
     log:
         "logs/gather_table/{table}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/gather_table.py"

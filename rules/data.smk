@@ -12,6 +12,8 @@ rule concept_table:
         "logs/concept_table.log",
     benchmark:
         "results/benchmarks/concept_table.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/concept_table.py"
 
@@ -25,5 +27,7 @@ rule men_pairs:
         split="test|dev|full",
     log:
         "logs/men_pairs/{split}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/men_pairs.py"

@@ -11,6 +11,8 @@ rule units:
         spec=model_params,
     log:
         "logs/units/{model}.log",
+    conda:
+        "../envs/model.yaml"
     script:
         "../workflow/scripts/units.py"
 
@@ -34,6 +36,8 @@ rule extract:
         "logs/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.log",
     benchmark:
         "results/benchmarks/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.tsv"
+    conda:
+        "../envs/model.yaml"
     script:
         "../workflow/scripts/extract.py"
 
@@ -45,6 +49,8 @@ rule merge_shards:
         scores="results/ap/{model}/{checkpoint}/fold{fold}.npz",
     log:
         "logs/merge_shards/{model}/{checkpoint}/fold{fold}.log",
+    conda:
+        "../envs/model.yaml"
     script:
         "../workflow/scripts/merge_shards.py"
 
@@ -68,5 +74,7 @@ rule extract_pilot:
         "logs/extract_pilot/{source}/{model}/{checkpoint}.log",
     benchmark:
         "results/benchmarks/extract_pilot/{source}/{model}/{checkpoint}.tsv"
+    conda:
+        "../envs/model.yaml"
     script:
         "../workflow/scripts/extract.py"

@@ -30,6 +30,8 @@ rule fig1_stability:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig1_stability.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -44,6 +46,8 @@ rule fig2_alignment:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig2_alignment.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -60,6 +64,8 @@ rule fig3_embedding_baseline:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig3_embedding_baseline.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -79,6 +85,8 @@ rule fig4_hierarchy_heatmap:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig4_hierarchy_heatmap_{model}_{checkpoint}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -97,6 +105,8 @@ rule hierarchy_table:
         ),
     log:
         "logs/figures/hierarchy_table_{model}_{checkpoint}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/hierarchy_table.py"
 
@@ -110,6 +120,8 @@ rule fig5_expert_counts:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig5_expert_counts.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -125,6 +137,8 @@ rule fig6_checkpoint_stability:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig6_checkpoint_stability.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -146,6 +160,8 @@ rule fig7_layer_distribution:
         view="|".join(map(re.escape, LAYER_VIEWS)),
     log:
         "logs/figures/fig7_layer_distribution_{model}_{view}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 
@@ -159,6 +175,8 @@ rule fig8_cosine_variants:
         **FIGURE_PARAMS,
     log:
         "logs/figures/fig8_cosine_variants.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/figure.py"
 

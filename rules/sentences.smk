@@ -28,6 +28,8 @@ if GENERATED:
             "logs/generate_sentences/{concept}.log",
         benchmark:
             "results/benchmarks/generate_sentences/{concept}.tsv"
+        conda:
+            "../envs/model.yaml"
         script:
             "../workflow/scripts/generate_sentences.py"
 
@@ -46,6 +48,8 @@ rule sentence_pool:
         pool_size=SENTENCES["pool_size"],
     log:
         "logs/sentence_pool.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/sentence_pool.py"
 
@@ -63,6 +67,8 @@ rule folds:
         allow_small_pool=config["folds"]["allow_small_pool"],
     log:
         "logs/folds/fold{fold}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/folds.py"
 
@@ -79,6 +85,8 @@ rule pilot_concepts:
         seed=config["folds"]["seed"],
     log:
         "logs/pilot_concepts.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/pilot_concepts.py"
 
@@ -139,5 +147,7 @@ rule pilot_folds:
         allow_small_pool=config["folds"]["allow_small_pool"],
     log:
         "logs/pilot_folds/{source}/P{P}_N{N}/fold{fold}.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/folds.py"
