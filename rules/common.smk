@@ -46,7 +46,9 @@ def located(path):
 
 
 MEN = config["concepts"]["men"]
-MEN_DIR = resolve_men(MEN["dir"] and repo_path(MEN["dir"]), MEN["urls"], repo_path(MEN["cache_dir"]))
+MEN_DIR = resolve_men(
+    MEN["dir"] and repo_path(MEN["dir"]), MEN["urls"], repo_path(MEN["cache_dir"]), [repo_path(d) for d in MEN["search_dirs"]]
+)
 CONCEPTS = concept_list(
     config["concepts"]["list"] if config["concepts"]["list"] == "men+hierarchy" else repo_path(config["concepts"]["list"]),
     MEN_DIR,

@@ -186,6 +186,17 @@ def test_resolve_men_uses_the_local_folder_without_downloading(no_men_env, tmp_p
         resolve_men(tmp_path, urls=[], cache_dir=tmp_path)
 
 
+
+def test_resolve_men_takes_the_first_search_folder_whose_checksums_pass(no_men_env, tmp_path, men_dir):
+    altered = tmp_path / "altered"
+    altered.mkdir()
+    for name in ("MEN_dataset_lemma_form.dev", "MEN_dataset_lemma_form.test", "MEN_dataset_lemma_form_full"):
+        (altered / name).write_bytes((men_dir / name).read_bytes() + b"x\n")
+    found = resolve_men(None, urls=[], cache_dir=tmp_path / "unused", search_dirs=[tmp_path / "absent", altered, men_dir])
+    assert found == men_dir and not (tmp_path / "unused").exists()
+    with pytest.raises(MENError):  # no valid folder and no URL: the download step fails, naming MEN
+        resolve_men(None, urls=[], cache_dir=tmp_path / "cache", search_dirs=[altered])
+
 # ------------------------------------------------------------------ hierarchy and lists
 
 

@@ -243,14 +243,21 @@ def fetch_men(urls: Sequence[str], cache_dir: str | os.PathLike) -> Path:
 
 
 def resolve_men(
-    config_dir: str | os.PathLike | None, urls: Sequence[str], cache_dir: str | os.PathLike
+    config_dir: str | os.PathLike | None, urls: Sequence[str], cache_dir: str | os.PathLike,
+    search_dirs: Sequence[str | os.PathLike] = (),
 ) -> Path:
-    """The folder to read MEN from: the local folder (env or config) if set, else a download."""
+    """The folder to read MEN from, in this order: the local folder (env or config) if set, where a
+    missing or altered file is an error; else the first of ``search_dirs`` whose files all pass
+    their sha1 checks (absent or altered ones are skipped); else a download into ``cache_dir``."""
     local = men_dir(config_dir)
     if local is not None:
         for name, sha1 in MEN_FILES.values():
             _verified_men_bytes(local / name, sha1)
         return local
+    files = dict(MEN_FILES.values())
+    for folder in map(Path, search_dirs):
+        if _all_files_valid(folder, files, _verified_men_bytes, MENError):
+            return folder
     return fetch_men(urls, cache_dir)
 
 
