@@ -1143,7 +1143,8 @@ def plot_intervention(
                 _draw_series(ax, s["x"], s["mean"], s["ci_low"], s["ci_high"], color=colours[condition], label=label)
             _note_if_empty(ax, panel["mean"], "no causal LM head:\nnothing to intervene on")
             ax.axhline(0, color="0.5", linewidth=0.8)
-            _set_ticks(ax, [str(k) for k in ks])
+            if ks:
+                _set_ticks(ax, [str(k) for k in ks])
             ax.set_title(group)
             ax.set_xlabel("units clamped (k)")
             ax.set_ylabel(INTERVENTION_MEASURES[measure])
