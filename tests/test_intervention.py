@@ -312,4 +312,4 @@ def test_tiny_dag_skips_the_encoder(tmp_path, men_dir):
     changed["intervention"]["concepts"] = ["unicorn-n"]
     config.write_text(yaml.safe_dump(changed))
     refused = run_snakemake(tmp_path / "work", config, "-n")
-    assert refused.returncode != 0 and "intervention.concepts" in refused.stderr
+    assert refused.returncode != 0 and "intervention.concepts" in refused.stdout + refused.stderr
