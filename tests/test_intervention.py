@@ -313,3 +313,33 @@ def test_tiny_dag_skips_the_encoder(tmp_path, men_dir):
     config.write_text(yaml.safe_dump(changed))
     refused = run_snakemake(tmp_path / "work", config, "-n")
     assert refused.returncode != 0 and "intervention.concepts" in refused.stdout + refused.stderr
+
+
+@pytest.mark.slow
+def test_workflow_writes_the_intervention_table_and_figure(tmp_path, men_dir):
+    from workflow_fixtures import run_snakemake, tiny_config
+
+    config = tiny_config(tmp_path / "inputs", men_dir)
+    changed = yaml.safe_load(config.read_text())
+    causal = save_tiny_lm("gpt2", tmp_path / "inputs" / "models" / "gpt2-lm" / "step1")
+    changed["models"] = {
+        "tiny-gpt2": {"source": str(causal.parent), "family": "gpt2", "checkpoints": ["step1"], "batch_size": 16},
+        "tiny-bert": changed["models"]["tiny-bert"] | {"checkpoints": ["step1"]},
+    }
+    changed["pilot"]["enabled"] = False
+    changed["intervention"] = {"enabled": True, "ks": [0, 3], "control_seeds": 2, "concepts": ["cat-n", "bus-n"],
+                               "prompts": PROMPTS, "n_samples": 2, "max_new_tokens": 3}
+    config.write_text(yaml.safe_dump(changed))
+    work = tmp_path / "work"
+    targets = ["results/tables/intervention.csv", "results/figures/intervention/fig9_intervention_tiny-gpt2_step1.png",
+               "results/intervention/tiny-bert/step1.csv"]
+    result = run_snakemake(work, config, "--cores", "2", *targets)
+    assert result.returncode == 0, result.stderr[-6000:]
+    table = pd.read_csv(work / targets[0])
+    assert list(table.columns) == iv.TABLE_COLUMNS
+    assert len(table) == 2 * 2 * (1 + 2) * len(PROMPTS)  # concepts x ks x (experts + control seeds) x prompts
+    assert set(table["model"]) == {"tiny-gpt2"} and (table.loc[table["k"] == 0, "gain"] == 0).all()
+    assert dict(table.groupby("concept")["group"].first()) == {"bus-n": "vehicle", "cat-n": "animal"}
+    assert (work / targets[1]).read_bytes()[:4] == b"\x89PNG"
+    assert pd.read_csv(work / targets[2]).empty  # the encoder: an empty table, and why in its log
+    assert "encoder" in (work / "logs/intervention/tiny-bert/step1.log").read_text()
