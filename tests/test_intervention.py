@@ -343,3 +343,17 @@ def test_workflow_writes_the_intervention_table_and_figure(tmp_path, men_dir):
     assert (work / targets[1]).read_bytes()[:4] == b"\x89PNG"
     assert pd.read_csv(work / targets[2]).empty  # the encoder: an empty table, and why in its log
     assert "encoder" in (work / "logs/intervention/tiny-bert/step1.log").read_text()
+
+
+def test_left_padded_prompts_get_the_same_next_token_scores_as_alone(tiny_lm):
+    """generated_shares samples all prompts in one left-padded batch: padding must not move positions."""
+    _, lm, tokenizer, _ = tiny_lm
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    batch = tokenizer(["it", "the dog ran near the"], return_tensors="pt", padding=True)
+    tokenizer.padding_side = side
+    run = dict(do_sample=False, max_new_tokens=3, output_scores=True, return_dict_in_generate=True,
+               pad_token_id=tokenizer.pad_token_id)
+    together = lm.generate(**batch, **run).scores
+    alone = lm.generate(**tokenizer(["it"], return_tensors="pt"), **run).scores
+    for a, b in zip(together, alone):
+        torch.testing.assert_close(a[:1], b)
