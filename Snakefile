@@ -22,6 +22,7 @@ include: "rules/sentences.smk"
 include: "rules/expertise.smk"
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
+include: "rules/intervention.smk"
 
 
 rule all:

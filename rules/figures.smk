@@ -223,4 +223,5 @@ def all_targets():
         targets.append(f"{FIG}/fig6_checkpoint_stability.pdf")
     if HAS_STABILITY:
         targets.append(f"{FIG}/fig1_stability.pdf")
+    targets += intervention_targets()
     return targets

