@@ -173,6 +173,7 @@ def all_targets():
         "results/tables/hierarchy_tests.csv",
         "results/tables/sentence_diversity.csv",
     ]
+    targets += [f"results/tables/{name}_summary.csv" for name in ("alignment", "expert_counts", "hierarchy", "hierarchy_tests")]
     targets += expand(f"{FIG}/layers/fig7_layer_distribution_{{model}}_{{view}}.pdf", model=MODELS, view=LAYER_VIEWS)
     if HAS_HIERARCHY:
         for m, c in model_checkpoints():
@@ -182,6 +183,7 @@ def all_targets():
             ]
     if HAS_DYNAMICS:
         targets.append(f"{FIG}/fig6_checkpoint_stability.pdf")
+        targets.append("results/tables/checkpoint_stability_summary.csv")
     if HAS_STABILITY:
         targets.append(f"{FIG}/fig1_stability.pdf")
     return targets
