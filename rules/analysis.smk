@@ -164,6 +164,25 @@ def table_parts(wildcards):
     raise ValueError(f"no table named {name}")
 
 
+SUMMARISED_TABLES = ["alignment", "expert_counts", "checkpoint_stability", "hierarchy", "hierarchy_tests"]
+
+
+rule fold_summary:
+    input:
+        table="results/tables/{table}.csv",
+    output:
+        csv=report("results/tables/{table}_summary.csv", caption="../workflow/report/fold_summary.rst", category="Tables",
+                   labels={"table": "{table}_summary"}),
+    params:
+        stats=STATS,
+    wildcard_constraints:
+        table="|".join(SUMMARISED_TABLES),
+    log:
+        "logs/fold_summary/{table}.log",
+    script:
+        "../workflow/scripts/fold_summary.py"
+
+
 rule gather_table:
     input:
         parts=table_parts,

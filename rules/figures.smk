@@ -211,6 +211,7 @@ def all_targets():
         "results/tables/hierarchy_tests.csv",
         "results/tables/sentence_diversity.csv",
     ]
+    targets += [f"results/tables/{name}_summary.csv" for name in ("alignment", "expert_counts", "hierarchy", "hierarchy_tests")]
     targets += expand(f"{FIG}/layers/fig7_layer_distribution_{{model}}_{{view}}.pdf", model=MODELS, view=LAYER_VIEWS)
     targets += expand(f"{FIG}/layers/appF_sublayer_distribution_{{model}}.pdf", model=MODELS)
     if HAS_HIERARCHY:
@@ -221,6 +222,7 @@ def all_targets():
             ]
     if HAS_DYNAMICS:
         targets.append(f"{FIG}/fig6_checkpoint_stability.pdf")
+        targets.append("results/tables/checkpoint_stability_summary.csv")
     if HAS_STABILITY:
         targets.append(f"{FIG}/fig1_stability.pdf")
     targets += intervention_targets()

@@ -49,17 +49,19 @@ def test_count_experts_chunking_matches_direct(chunk):
     )
 
 
-def test_rowwise_jaccard_matches_sklearn_and_marks_empty_union_nan():
+def test_rowwise_jaccard_matches_sklearn_and_scores_empty_union_zero():
     rng = np.random.default_rng(1)
     a = rng.random((4, 50)).astype(np.float32)
     b = np.clip(a + rng.normal(0, 0.2, size=a.shape), 0, 1).astype(np.float32)
     b[3] = 0.0
     a[3] = 0.0
     rows = np.arange(4)
-    jac = rowwise_jaccard(a, rows, b, rows, taus=[0.5], chunk=7)[0]
+    jaccard, empty_union = rowwise_jaccard(a, rows, b, rows, taus=[0.5], chunk=7)
+    jac = jaccard[0]
     for i in range(3):
         assert jac[i] == pytest.approx(jaccard_score(a[i] > 0.5, b[i] > 0.5))
-    assert np.isnan(jac[3])
+    assert jac[3] == 0.0  # one rule everywhere: an empty union is Jaccard 0, and flagged
+    assert empty_union[0].tolist() == [False, False, False, True]
     with pytest.raises(ValueError, match="different units"):
         rowwise_jaccard(a, rows, b[:, :10], rows, taus=[0.5])
 
@@ -71,7 +73,8 @@ def test_checkpoint_stability_consecutive_pairs_and_concept_matching():
     table = checkpoint_stability(
         {"final": final, "step1": step1, "step2": step2}, order=["step1", "step2", "final"], taus=[0.5]
     )
-    assert list(table.columns) == ["checkpoint", "next_checkpoint", "tau", "concept", "jaccard"]
+    assert list(table.columns) == ["checkpoint", "next_checkpoint", "tau", "concept", "jaccard", "empty_union"]
+    assert not table["empty_union"].any()
     rows = {(r.checkpoint, r.concept): r.jaccard for r in table.itertuples()}
     assert rows == pytest.approx(
         {("step1", "dog-n"): 2 / 3, ("step1", "cat-n"): 1.0, ("step2", "dog-n"): 3 / 4}
@@ -84,7 +87,7 @@ def test_fold_stability_all_fold_pairs():
     rng = np.random.default_rng(2)
     folds = {k: (CONCEPTS, rng.random((3, 20)).astype(np.float32)) for k in (2, 0, 1)}
     table = fold_stability(folds, taus=[0.5, 0.8])
-    assert list(table.columns) == ["tau", "concept", "fold_a", "fold_b", "jaccard"]
+    assert list(table.columns) == ["tau", "concept", "fold_a", "fold_b", "jaccard", "empty_union"]
     assert sorted(set(zip(table.fold_a, table.fold_b))) == [(0, 1), (0, 2), (1, 2)]
     assert len(table) == 3 * 3 * 2
     row = table[
@@ -132,3 +135,11 @@ def test_layer_distribution_rejects_mismatched_unit_table():
         layer_distribution(np.zeros((2, 5), dtype=np.float32), _unit_table(), taus=[0.5])
     with pytest.raises(ValueError, match="sublayer"):
         layer_distribution(SCORES, _unit_table().drop(columns="sublayer"), taus=[0.5])
+
+
+def test_fold_stability_scores_two_empty_sets_zero_and_flags_them():
+    scores = np.array([[0.9, 0.9, 0.1], [0.1, 0.1, 0.1]], dtype=np.float32)  # second concept: no expert
+    table = fold_stability({0: (["a-n", "b-n"], scores), 1: (["a-n", "b-n"], scores)}, taus=[0.5])
+    rows = table.set_index("concept")
+    assert rows.loc["a-n", "jaccard"] == 1.0 and not rows.loc["a-n", "empty_union"]
+    assert rows.loc["b-n", "jaccard"] == 0.0 and rows.loc["b-n", "empty_union"]

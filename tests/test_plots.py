@@ -52,7 +52,7 @@ def _alignment(checkpoints=CHECKPOINTS, folds=(0, 1)):
                     r += {"jaccard": 0.0, "cosine": -0.03, "cosine_centered": 0.02}[measure]
                     rows.append(dict(model=model, checkpoint=checkpoint, fold=fold, score="ap",
                                      measure=measure, tau=tau, n_pairs=50, n_empty_union=0,
-                                     spearman=r, p_value=0.01, ci_low=r - 0.05, ci_high=r + 0.04))
+                                     n_degenerate_resamples=0, spearman=r, p_value=0.01, ci_low=r - 0.05, ci_high=r + 0.04))
     return pd.DataFrame(rows)
 
 
@@ -72,12 +72,18 @@ def _expert_counts(checkpoints=CHECKPOINTS):
 
 
 def _checkpoint_stability():
+    """Two folds; every sixth row has two empty sets: Jaccard 0 and empty_union True."""
     rng = np.random.default_rng(1)
     transitions = list(zip(CHECKPOINTS[:-1], CHECKPOINTS[1:]))
-    rows = [dict(model=model, checkpoint=a, next_checkpoint=b, fold=0, score="ap", tau=tau,
-                 concept=concept, jaccard=float(rng.uniform()))
-            for model in MODELS for a, b in transitions for tau in TAUS for concept in CONCEPTS]
-    return pd.DataFrame(rows)
+    rows = [dict(model=model, checkpoint=a, next_checkpoint=b, fold=fold, score="ap", tau=tau,
+                 concept=concept, jaccard=float(rng.uniform()), empty_union=False)
+            for fold in (0, 1) for model in MODELS for a, b in transitions for tau in TAUS
+            for concept in CONCEPTS]
+    df = pd.DataFrame(rows)
+    empty = df.index % 6 == 0
+    df.loc[empty, "jaccard"] = 0.0
+    df.loc[empty, "empty_union"] = True
+    return df
 
 
 def _hierarchy_domains():
@@ -153,11 +159,12 @@ def test_save_figure_writes_each_format_atomically(tmp_path):
 def test_plot_stability_plots_mean_jaccard_per_grid_cell(tmp_path):
     rng = np.random.default_rng(2)
     rows = [dict(model="gpt2", checkpoint="final", positive_size=p, negative_size=n, score="ap",
-                 tau=tau, concept=concept, fold_a=a, fold_b=a + 1, jaccard=float(rng.uniform()))
+                 tau=tau, concept=concept, fold_a=a, fold_b=a + 1, jaccard=float(rng.uniform()),
+                 empty_union=False)
             for p in (10, 20) for n in (25, 75) for tau in TAUS for concept in CONCEPTS
             for a in range(2)]
     df = pd.DataFrame(rows)
-    df.loc[0, "jaccard"] = np.nan  # both expert sets empty: undefined
+    df.loc[0, ["jaccard", "empty_union"]] = [0.0, True]  # both expert sets empty: Jaccard 0, counted
     paths = _paths(tmp_path, "fig1")
     data = plots.plot_stability(df, *paths, n_resamples=N_RESAMPLES, seed=3)
     _assert_figure_files(paths)
@@ -170,7 +177,8 @@ def test_plot_stability_plots_mean_jaccard_per_grid_cell(tmp_path):
                                  value="jaccard", n_resamples=N_RESAMPLES, seed=3)
     np.testing.assert_allclose(data["ci_low"], oracle["ci_low"])
     np.testing.assert_allclose(data["ci_high"], oracle["ci_high"])
-    assert data["n"].iloc[0] == len(CONCEPTS) * 2 - 1
+    assert (data["n"] == len(CONCEPTS) * 2).all()  # the empty pair is kept (as 0), not dropped
+    assert data["n_empty_union"].sum() == 1
 
 
 def test_plot_stability_draws_one_line_per_source_with_its_type_token_ratio(tmp_path):
@@ -197,7 +205,7 @@ def test_plot_stability_draws_one_line_per_source_with_its_type_token_ratio(tmp_
 # ----------------------------------------------------------------------------- Fig. 2
 
 
-def test_plot_alignment_plots_fold0_jaccard_in_checkpoint_order(tmp_path):
+def test_plot_alignment_plots_fold_mean_and_range_in_checkpoint_order(tmp_path):
     alignment = _alignment().sample(frac=1.0, random_state=0)  # rows in no particular order
     paths = _paths(tmp_path, "fig2")
     data = plots.plot_alignment(alignment, CHECKPOINTS, paths, lexical=_lexical())
@@ -208,10 +216,15 @@ def test_plot_alignment_plots_fold0_jaccard_in_checkpoint_order(tmp_path):
         assert list(series["checkpoint"]) == CHECKPOINTS
         np.testing.assert_allclose(np.diff(series["x"]), 1.0)
         m = MODELS.index(model)
-        expected = [_spearman(m, c, tau) for c in range(len(CHECKPOINTS))]
-        np.testing.assert_allclose(series["spearman"], expected)  # fold 0, not fold 1
+        fold0 = np.array([_spearman(m, c, tau) for c in range(len(CHECKPOINTS))])  # fold 1 = fold 0 + 1
+        np.testing.assert_allclose(series["mean"], fold0 + 0.5)
+        np.testing.assert_allclose(series["min"], fold0)
+        np.testing.assert_allclose(series["max"], fold0 + 1.0)
+        np.testing.assert_allclose(series["sd"], np.std([0.0, 1.0], ddof=1))
+        np.testing.assert_allclose(series["ci_low"], fold0 + 0.5 - 0.05)  # mean of the folds' CI bounds
+        assert (series["n_folds"] == 2).all()
     line = data[data["kind"] == "lexical baseline"]
-    assert line[["spearman", "ci_low", "ci_high"]].values.tolist() == [[0.3, 0.2, 0.4]]
+    assert line[["mean", "ci_low", "ci_high"]].values.tolist() == [[0.3, 0.2, 0.4]]
 
 
 def test_plot_alignment_survives_nan_statistics_and_single_checkpoint(tmp_path):
@@ -221,8 +234,9 @@ def test_plot_alignment_survives_nan_statistics_and_single_checkpoint(tmp_path):
     data = plots.plot_alignment(alignment, ["init", "final"], paths)
     _assert_figure_files(paths)
     assert set(data["checkpoint"]) == {"final"}
-    assert data.loc[data["tau"] == 0.7, "spearman"].isna().all()
-    assert data.loc[data["tau"] == 0.5, "spearman"].notna().all()
+    assert data.loc[data["tau"] == 0.7, "mean"].isna().all()
+    assert data.loc[data["tau"] == 0.5, "mean"].notna().all()
+    assert (data.loc[data["tau"] == 0.5, "n_folds"] == 1).all()
 
 
 def test_plot_alignment_rejects_unknown_checkpoint_and_ambiguous_score(tmp_path):
@@ -249,10 +263,14 @@ def test_plot_embedding_baseline_compares_with_jaccard_at_tau(tmp_path):
     cosine = data[data["kind"] == "embedding cosine"]
     experts = data[data["kind"] == "expert jaccard"]
     assert len(cosine) == len(experts) == len(MODELS) * len(CHECKPOINTS)
-    np.testing.assert_allclose(cosine.groupby("model", sort=False)["spearman"].apply(list).iloc[0],
+    np.testing.assert_allclose(cosine.groupby("model", sort=False)["mean"].apply(list).iloc[0],
                                [0.0, 0.01, 0.02])
-    expected = [_spearman(0, c, 0.5) for c in range(len(CHECKPOINTS))]
-    np.testing.assert_allclose(experts[experts["model"] == MODELS[0]]["spearman"], expected)
+    assert (cosine["bar_low"] == -0.1).all() and cosine["n_folds"].isna().all()  # no folds: its CI
+    first = experts[experts["model"] == MODELS[0]]
+    fold0 = np.array([_spearman(0, c, 0.5) for c in range(len(CHECKPOINTS))])
+    np.testing.assert_allclose(first["mean"], fold0 + 0.5)
+    np.testing.assert_allclose(first["bar_low"], fold0)
+    np.testing.assert_allclose(first["bar_high"], fold0 + 1.0)
 
 
 def test_plot_cosine_variants_draws_three_measures_per_model(tmp_path):
@@ -262,25 +280,27 @@ def test_plot_cosine_variants_draws_three_measures_per_model(tmp_path):
     assert set(data["measure"]) == {"cosine", "cosine_centered", "jaccard"}
     assert len(data) == 3 * len(MODELS) * len(CHECKPOINTS)
     jaccard = data[(data["measure"] == "jaccard") & (data["model"] == MODELS[1])]
-    np.testing.assert_allclose(jaccard["spearman"],
-                               [_spearman(1, c, 0.5) for c in range(len(CHECKPOINTS))])
+    np.testing.assert_allclose(jaccard["mean"],
+                               [_spearman(1, c, 0.5) + 0.5 for c in range(len(CHECKPOINTS))])
+    assert (data["n_folds"] == 2).all()
 
 
 # ----------------------------------------------------------------------------- Fig. 4
 
 
-def test_plot_hierarchy_heatmap_is_symmetric_and_ordered_by_domain(tmp_path):
+def test_plot_hierarchy_heatmap_is_symmetric_ordered_by_domain_and_averages_folds(tmp_path):
     domains = _hierarchy_domains()
     pairs = _hierarchy_pairs(domains)
+    two_folds = pd.concat([pairs, pairs.assign(fold=1, overlap=pairs["overlap"] + 2.0)])
     paths = _paths(tmp_path, "fig4")
-    matrix = plots.plot_hierarchy_heatmap(pairs, "m", "final", paths, domains=domains)
+    matrix = plots.plot_hierarchy_heatmap(two_folds, "m", "final", paths, domains=domains)
     _assert_figure_files(paths)
     assert list(matrix.index) == list(domains["concept"])  # super first, then subs, file order
     values = matrix.to_numpy()
     np.testing.assert_array_equal(values, values.T)
     assert np.isnan(np.diag(values)).all()
     for row in pairs.itertuples():
-        assert matrix.loc[row.concept_a, row.concept_b] == row.overlap
+        assert matrix.loc[row.concept_a, row.concept_b] == pytest.approx(row.overlap + 1.0)
 
 
 def test_plot_hierarchy_heatmap_rejects_conflicting_pairs(tmp_path):
@@ -306,13 +326,15 @@ def test_plot_expert_counts_plots_mean_over_concepts_with_ci(tmp_path, normalise
                                     n_resamples=N_RESAMPLES, seed=4)
     _assert_figure_files(paths)
     value = "fraction" if normalised else "n_experts"
-    fold0 = counts[counts["fold"] == 0]
-    oracle = stats.mean_ci_table(fold0, by=["tau", "model", "checkpoint"], value=value,
-                                 n_resamples=N_RESAMPLES, seed=4)
-    merged = data.merge(oracle, on=["tau", "model", "checkpoint"], suffixes=("", "_oracle"))
+    by = ["tau", "model", "checkpoint"]
+    per_fold = stats.mean_ci_table(counts, by=[*by, "fold"], value=value, n_resamples=N_RESAMPLES, seed=4)
+    oracle = per_fold.groupby(by).agg(mean=("mean", "mean"), min=("mean", "min"), max=("mean", "max"),
+                                      ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean")).reset_index()
+    merged = data.merge(oracle, on=by, suffixes=("", "_oracle"))
     assert len(merged) == len(data) == len(TAUS) * len(MODELS) * len(CHECKPOINTS)
-    for column in ["mean", "ci_low", "ci_high"]:
+    for column in ["mean", "min", "max", "ci_low", "ci_high"]:
         np.testing.assert_allclose(merged[column], merged[f"{column}_oracle"])
+    assert (data["n_folds"] == 2).all() and (data["n_concepts"] == len(CONCEPTS)).all()
     for _, series in data.groupby(["tau", "model"]):
         assert list(series["checkpoint"]) == CHECKPOINTS
 
@@ -325,21 +347,22 @@ def test_plot_expert_counts_with_a_single_checkpoint(tmp_path):
     assert set(data["checkpoint"]) == {"final"}
 
 
-def test_plot_checkpoint_stability_orders_transitions_and_skips_undefined(tmp_path):
+def test_plot_checkpoint_stability_orders_transitions_and_counts_empty_unions_as_zero(tmp_path):
     stability = _checkpoint_stability().sample(frac=1.0, random_state=1)
-    undefined = stability.index[:3]
-    stability.loc[undefined, "jaccard"] = np.nan
     paths = _paths(tmp_path, "fig6")
     data = plots.plot_checkpoint_stability(stability, CHECKPOINTS, paths, n_resamples=N_RESAMPLES)
     _assert_figure_files(paths)
     for _, series in data.groupby(["tau", "model"]):
         assert list(series["transition"]) == ["1→512", "512→143000"]
-    expected = stability.groupby(["tau", "model", "checkpoint"])["jaccard"].mean()  # skips NaN
+    by = ["tau", "model", "checkpoint"]
+    fold_means = stability.groupby([*by, "fold"])["jaccard"].mean()  # the empty unions' zeros included
     got = data.assign(checkpoint=data["transition"].map({"1→512": "step1",
-                                                         "512→143000": "step512"}))
-    got = got.set_index(["tau", "model", "checkpoint"])["mean"]
-    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
-    assert data["n"].sum() == len(stability) - len(undefined)
+                                                         "512→143000": "step512"})).set_index(by)
+    for column, how in [("mean", "mean"), ("min", "min"), ("max", "max")]:
+        expected = fold_means.groupby(level=by).agg(how)
+        pd.testing.assert_series_equal(got[column].sort_index(), expected.sort_index(), check_names=False)
+    assert (data["n_concepts"] == len(CONCEPTS)).all()
+    assert data["n_empty_union"].sum() * 2 == stability["empty_union"].sum()  # per-fold mean, 2 folds
 
 
 # ----------------------------------------------------------------------------- Fig. 7
@@ -401,22 +424,27 @@ def test_plot_sublayer_distribution_one_panel_per_sublayer(tmp_path):
 # ----------------------------------------------------------------------------- Table 2
 
 
-def test_hierarchy_tables_two_decimals_and_undefined_overlap():
+def test_hierarchy_tables_summarise_folds_with_two_decimals():
     hierarchy = _hierarchy()
     table = plots.hierarchy_csv_table(hierarchy, "m", "final")
     assert list(table["domain"]) == ["animal", "colour"]
-    assert table.loc[0, "overlap"] == 42.456  # fold 0, full precision
-    tests = pd.DataFrame([dict(model="m", checkpoint="final", fold=0, score="ap", tau=0.5,
+    animal = table.iloc[0]
+    assert animal["overlap"] == pytest.approx((42.456 + 1.0) / 2)  # mean over folds 0 and 1
+    assert animal["overlap_sd"] == pytest.approx(np.std([42.456, 1.0], ddof=1))
+    assert (animal["overlap_min"], animal["overlap_max"], animal["n_folds"]) == (1.0, 42.456, 2)
+    assert animal["baseline1"] == pytest.approx((0.581 + 1.0) / 2)
+    assert table.iloc[1]["n_empty_intersection"] == 1
+    tests = pd.DataFrame([dict(model="m", checkpoint="final", fold=fold, score="ap", tau=0.5,
                                baseline="baseline1", mean_real=42.5, mean_baseline=2.7,
-                               statistic=39.8, p_value=0.0004)])
+                               statistic=39.8, p_value=p) for fold, p in [(0, 0.0004), (1, 0.2), (2, 0.01)]])
     markdown = plots.hierarchy_markdown(hierarchy, "m", "final", tests=tests)
     lines = markdown.splitlines()
-    assert "| Domain | % overlap | baseline 1 | baseline 2 |" in lines
-    assert "| animal | 42.46 | 0.58 | 8.31 |" in lines
-    assert "| colour | n/a | 4.83 | 2.66 |" in lines
-    assert any(line.startswith("Permutation test, real domains vs baseline1") and "p = 0.0004"
-               in line for line in lines)
-    assert "fold 0" in lines[0]
+    assert "| Domain | % overlap | ± sd (min–max) over folds | baseline 1 | baseline 2 |" in lines
+    assert "| animal | 21.73 | ± 29.31 (1.00–42.46) | 0.79 | 4.66 |" in lines
+    assert "| colour † | n/a | ± n/a (n/a–n/a) | 4.83 | 2.66 |" in lines
+    assert any(line.startswith("Permutation test, real domains vs baseline1") and "median p = 0.01"
+               in line and "n folds = 3" in line and "range 0.0004–0.2" in line for line in lines)
+    assert "n folds = 2" in lines[0]
 
 
 # ----------------------------------------------------------------------------- report captions

@@ -173,3 +173,58 @@ def test_mean_ci_table_constant_group_and_missing_column():
     assert (row["mean"], row["ci_low"], row["ci_high"]) == pytest.approx((0.2, 0.2, 0.2))
     with pytest.raises(ValueError, match="'w'"):
         mean_ci_table(df, by=["g"], value="w", n_resamples=50, seed=0)
+
+
+def test_spearman_ci_skips_constant_resamples_and_counts_them():
+    # 8 of 10 x values are 0: about 0.8**10 = 11% of the resamples draw only zeros (constant x).
+    x = np.array([0.0] * 8 + [1.0, 2.0])
+    y = np.arange(10, dtype=float)
+    result = spearman_with_ci(x, y, n_resamples=1000, seed=3)
+
+    def statistic(a, b):
+        return scipy.stats.spearmanr(a, b).statistic
+
+    with pytest.warns(Warning):
+        direct = scipy.stats.bootstrap(
+            (x, y), statistic, paired=True, vectorized=False, n_resamples=1000,
+            method="percentile", rng=np.random.default_rng(3),
+        )
+    assert np.isnan(direct.confidence_interval.low)  # scipy's own CI is lost to the NaN resamples
+    distribution = direct.bootstrap_distribution
+    assert result["n_degenerate_resamples"] == int(np.isnan(distribution).sum()) > 50
+    assert result["ci_low"] == pytest.approx(np.nanpercentile(distribution, 2.5))
+    assert result["ci_high"] == pytest.approx(np.nanpercentile(distribution, 97.5))
+    assert result["ci_low"] <= result["spearman"] <= result["ci_high"]
+
+
+def test_spearman_ci_without_degenerate_resamples_counts_none():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(2, 40))
+    assert spearman_with_ci(x, y, n_resamples=200, seed=0)["n_degenerate_resamples"] == 0
+
+
+def test_fold_summary_gives_mean_spread_and_mean_ci_per_group():
+    from expertalign.stats import fold_summary
+
+    df = pd.DataFrame({
+        "model": ["a", "a", "a", "b", "b"],
+        "fold": [0, 1, 2, 0, 1],
+        "spearman": [0.2, 0.4, np.nan, 0.5, 0.5],
+        "ci_low": [0.1, 0.3, np.nan, 0.4, 0.2],
+        "ci_high": [0.3, 0.5, np.nan, 0.6, 0.8],
+        "n_empty_union": [1, 3, 5, 0, 0],
+    })
+    summary = fold_summary(df, ["model"], "spearman", carry={"n_empty_union": "mean"})
+    assert list(summary.columns) == ["model", "mean", "sd", "min", "max", "n_folds", "ci_low", "ci_high",
+                                     "n_empty_union"]
+    a = summary.set_index("model").loc["a"]
+    assert a["mean"] == pytest.approx(0.3) and a["sd"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    assert (a["min"], a["max"], a["n_folds"]) == (0.2, 0.4, 2)  # the undefined fold is left out
+    assert (a["ci_low"], a["ci_high"]) == pytest.approx((0.2, 0.4))
+    assert a["n_empty_union"] == pytest.approx(3.0)
+    b = summary.set_index("model").loc["b"]
+    assert b["sd"] == 0.0 and (b["ci_low"], b["ci_high"]) == pytest.approx((0.3, 0.7))
+    with pytest.raises(ValueError, match="repeat a fold"):
+        fold_summary(pd.concat([df, df]), ["model"], "spearman")
+    with pytest.raises(ValueError, match="not in the table"):
+        fold_summary(df, ["checkpoint"], "spearman")

@@ -11,6 +11,12 @@ from expertalign.stats import partial_spearman
 from expertalign.tables import (
     TABLE_COLUMNS,
     alignment_rows,
+    alignment_summary,
+    checkpoint_stability_summary,
+    expert_count_summary,
+    hierarchy_summary,
+    hierarchy_test_summary,
+    summarise_folds,
     checkpoint_stability_rows,
     embedding_rows,
     expert_count_rows,
@@ -245,3 +251,95 @@ def test_knowledge_rows_have_contract_columns_and_ids():
     )
     assert list(folds.columns) == TABLE_COLUMNS["fold_stability"]
     assert (folds["positive_size"] == 30).all() and folds["jaccard"].tolist() == pytest.approx([2 / 3, 1.0])
+
+
+# ----------------------------------------------------------------------------- fold summaries
+
+
+def _fold_scores(n_folds=3):
+    """The nested scores with fold-specific noise: each fold's expert sets differ a little."""
+    concepts, scores, pairs = _nested_scores()
+    rng = np.random.default_rng(5)
+    folds = []
+    for _ in range(n_folds):
+        noisy = scores.copy()
+        flip = rng.random(scores.shape) < 0.3
+        noisy[flip] = np.where(noisy[flip] > 0.5, 0.1, 0.9)
+        noisy[6:] = 0.1  # e1-n and e2-n keep no expert in every fold
+        folds.append(noisy)
+    return concepts, folds, pairs
+
+
+def test_alignment_summary_is_the_mean_and_spread_of_the_folds():
+    concepts, folds, pairs = _fold_scores()
+    per_fold = pd.concat(
+        [alignment_rows(s, concepts, pairs, taus=[0.5], **{**RUN, "fold": k}, **STATS) for k, s in enumerate(folds)]
+    )
+    summary = alignment_summary(per_fold)
+    assert list(summary.columns) == TABLE_COLUMNS["alignment_summary"]
+    assert len(summary) == 3  # jaccard at 0.5, cosine, cosine_centered: one row each, every fold summarised
+    row = summary[summary["measure"] == "jaccard"].iloc[0]
+    values = per_fold.loc[per_fold["measure"] == "jaccard", "spearman"].to_numpy()
+    assert row["n_folds"] == 3 and row["mean"] == pytest.approx(values.mean())
+    assert row["sd"] == pytest.approx(values.std(ddof=1)) and row["sd"] > 0
+    assert (row["min"], row["max"]) == pytest.approx((values.min(), values.max()))
+    lows = per_fold.loc[per_fold["measure"] == "jaccard", "ci_low"]
+    assert row["ci_low"] == pytest.approx(lows.mean())
+    assert row["n_empty_union"] == 1.0  # e1-n / e2-n in every fold
+
+
+def test_expert_count_and_checkpoint_stability_summaries_average_concept_means_over_folds():
+    concepts, folds, _ = _fold_scores()
+    counts = pd.concat(
+        [expert_count_rows(s, concepts, [0.5], **{**RUN, "fold": k}) for k, s in enumerate(folds)]
+    )
+    summary = expert_count_summary(counts, **STATS)
+    assert list(summary.columns) == TABLE_COLUMNS["expert_counts_summary"]
+    per_fold = [(s > 0.5).sum(axis=1).mean() for s in folds]
+    row = summary.iloc[0]
+    assert row["mean"] == pytest.approx(np.mean(per_fold)) and row["n_folds"] == 3
+    assert (row["min"], row["max"]) == pytest.approx((min(per_fold), max(per_fold)))
+    assert row["n_concepts"] == len(concepts)
+
+    stability = pd.concat(
+        [
+            checkpoint_stability_rows(
+                {"step1": (concepts, s), "step2": (concepts, np.roll(s, 1, axis=1))},
+                ["step1", "step2"], [0.5], model="tiny", fold=k, score="ap",
+            )
+            for k, s in enumerate(folds)
+        ]
+    )
+    summary = checkpoint_stability_summary(stability, **STATS)
+    assert list(summary.columns) == TABLE_COLUMNS["checkpoint_stability_summary"]
+    row = summary.iloc[0]
+    assert row["n_empty_union"] == 2.0  # e1-n and e2-n: Jaccard 0, counted, in each fold
+    fold_means = stability.groupby("fold")["jaccard"].mean()  # the zeros included
+    assert row["mean"] == pytest.approx(fold_means.mean())
+
+
+def test_hierarchy_summaries_over_folds():
+    hierarchy, concepts, scores = _hierarchy_fixture()
+    later = scores.copy()
+    later[1, 2] = 0.8  # fold 1: animal shares 3 of the 4 -> 75 %
+    table = pd.concat(
+        [
+            hierarchy_rows(s, concepts, hierarchy, [0.7], iterations=5, seed=0, **{**RUN, "fold": k})
+            for k, s in enumerate([scores, later])
+        ]
+    )
+    summary = hierarchy_summary(table).set_index("domain")
+    assert list(summary.reset_index()[TABLE_COLUMNS["hierarchy_summary"]].columns) == TABLE_COLUMNS["hierarchy_summary"]
+    assert summary.loc["animal", "mean"] == pytest.approx(62.5)
+    assert summary.loc["animal", "sd"] == pytest.approx(np.std([50.0, 75.0], ddof=1))
+    assert summary.loc["colour", "n_empty_intersection"] == 0  # 0.7: the sub-ordinates share units 4, 5
+    tests = hierarchy_test_rows(table, n_resamples=50, seed=0)
+    test_summary = hierarchy_test_summary(tests)
+    assert list(test_summary.columns) == TABLE_COLUMNS["hierarchy_tests_summary"]
+    assert (test_summary["n_folds"] == 2).all()
+    p = tests[tests["baseline"] == "baseline1"]["p_value"]
+    row = test_summary[test_summary["baseline"] == "baseline1"].iloc[0]
+    assert (row["p_median"], row["p_min"], row["p_max"]) == pytest.approx((p.median(), p.min(), p.max()))
+    pd.testing.assert_frame_equal(summarise_folds("hierarchy_tests", tests, **STATS), test_summary)
+    with pytest.raises(ValueError, match="no fold summary"):
+        summarise_folds("layer_distribution", tests, **STATS)

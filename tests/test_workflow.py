@@ -89,14 +89,39 @@ def test_analysis_tables_hold_the_expected_rows(finished_run):
     assert hierarchy["overlap"].between(0, 100).all()
     stability = pd.read_csv(tables / "checkpoint_stability.csv")
     assert set(zip(stability["checkpoint"], stability["next_checkpoint"])) == {("step1", "step2")}
-    assert stability["jaccard"].between(0, 1).all()
+    assert stability["jaccard"].between(0, 1).all()  # an empty union is 0, never NaN
+    assert (stability.loc[stability["empty_union"], "jaccard"] == 0).all()
     folds = pd.read_csv(tables / "fold_stability.csv")
     assert {(4, 10), (6, 15)} <= set(zip(folds["positive_size"], folds["negative_size"]))
     embedding = pd.read_csv(tables / "embedding_baseline.csv")
     assert len(embedding) == len(MODELS) * len(CHECKPOINTS)
     assert np.isfinite(embedding["spearman"]).all()
     table_md = (tables / "hierarchy" / "table_tiny-gptneox_step2.md").read_text()
-    assert "animal" in table_md and "vehicle" in table_md
+    assert "animal" in table_md and "vehicle" in table_md and "n folds = 2" in table_md
+
+
+def test_fold_summaries_have_one_row_per_condition_over_both_folds(finished_run):
+    work, _ = finished_run
+    tables = work / "results" / "tables"
+    runs = len(MODELS) * len(CHECKPOINTS)
+    alignment = pd.read_csv(tables / "alignment_summary.csv")
+    assert len(alignment) == runs * (2 + 2)  # two taus and the two cosine measures
+    cosine = alignment[alignment["measure"] == "cosine"]
+    assert (cosine["n_folds"] == 2).all()
+    assert ((cosine["min"] <= cosine["mean"]) & (cosine["mean"] <= cosine["max"])).all()
+    per_fold = pd.read_csv(tables / "alignment.csv")
+    first = per_fold[(per_fold["measure"] == "cosine") & (per_fold["model"] == MODELS[0])
+                     & (per_fold["checkpoint"] == "step2")]
+    row = cosine[(cosine["model"] == MODELS[0]) & (cosine["checkpoint"] == "step2")].iloc[0]
+    assert row["mean"] == pytest.approx(first["spearman"].mean())
+    counts = pd.read_csv(tables / "expert_counts_summary.csv")
+    assert len(counts) == runs * 2 and (counts["n_folds"] == 2).all()
+    stability = pd.read_csv(tables / "checkpoint_stability_summary.csv")
+    assert len(stability) == len(MODELS) * 2 and (stability["n_folds"] == 2).all()
+    hierarchy = pd.read_csv(tables / "hierarchy_summary.csv")
+    assert len(hierarchy) == runs * 2 and (hierarchy["n_folds"] == 2).all()  # two domains
+    tests = pd.read_csv(tables / "hierarchy_tests_summary.csv")
+    assert len(tests) == runs * 2 and (tests["n_folds"] == 2).all()  # two baselines
 
 
 def test_html_report_embeds_every_figure_and_table_with_its_caption(finished_run):
@@ -107,7 +132,9 @@ def test_html_report_embeds_every_figure_and_table_with_its_caption(finished_run
     html = report.read_text()
     embedded = set(re.findall(r'"filename": "([^"]+)"', html))
     tables = ["alignment", "partial_alignment", "hierarchy", "hierarchy_tests", "expert_counts",
-              "layer_distribution", "checkpoint_stability", "fold_stability", "embedding_baseline", "lexical_baseline"]
+              "layer_distribution", "checkpoint_stability", "fold_stability", "embedding_baseline", "lexical_baseline",
+              "alignment_summary", "expert_counts_summary", "checkpoint_stability_summary", "hierarchy_summary",
+              "hierarchy_tests_summary"]
     assert {f"{name}.png" for name in FIGURES} <= embedded
     assert {f"{name}.csv" for name in tables} <= embedded
     assert {f"table_{m}_{c}.md" for m in MODELS for c in CHECKPOINTS} <= embedded

@@ -6,6 +6,9 @@ For a domain with super-ordinate s and sub-ordinates t_1..t_k the overlap is
 Two randomised baselines (paper Sec. 6):
   baseline 1: s with k sub-ordinates drawn at random from the sub-ordinates of all domains;
   baseline 2: s with the sub-ordinates of a randomly chosen domain.
+Empty sets follow the project's one rule (an empty set gives 0, flagged, never NaN): the
+overlap is 0 with empty_intersection True when the sub-ordinates share no expert, and the
+pairwise overlap of two empty sets is 0.
 As in the paper, a draw may hit the correct sub-ordinates (its footnote 1); `exclude_own=True`
 forbids that. Expert sets are boolean unit masks; the domain and baseline loops work on
 bit-packed masks (8 units per byte) so that thousands of draws over 1.66M units stay cheap.

@@ -7,9 +7,9 @@
 
 Score matrices are [n_concepts, n_units] float32; every function scans them in unit chunks
 (expertalign.similarity.UNIT_CHUNK) so that only chunk-sized boolean masks are built.
-Jaccard of two empty expert sets is undefined here and reported as NaN (expertalign.stats
-mean_ci_table leaves NaNs out of the plotted means); the alignment analysis, by contrast,
-scores an empty union 0 as the paper does.
+One empty-set rule across the project: the Jaccard of two empty expert sets (an empty union)
+is 0, as in the alignment analysis (expertalign.similarity), and such pairs are flagged in an
+empty_union column so that every summary can report how many there were.
 """
 
 from __future__ import annotations
@@ -97,12 +97,12 @@ def rowwise_jaccard(
     rows_b: np.ndarray,
     taus: Sequence[float],
     chunk: int = UNIT_CHUNK,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Jaccard of E_a(c) and E_b(c) for matched rows, at each tau.
 
     scores_a, scores_b: [*, n_units] over the same units; rows_a, rows_b: [m] row indices
-    pairing row rows_a[i] of a with row rows_b[i] of b. Returns [n_taus, m] float64; NaN where
-    both sets are empty.
+    pairing row rows_a[i] of a with row rows_b[i] of b. Returns (jaccard [n_taus, m] float64,
+    empty_union [n_taus, m] bool); the Jaccard is 0 where both sets are empty (empty_union).
     """
     if scores_a.shape[1] != scores_b.shape[1]:
         raise ValueError(f"score matrices cover different units: {scores_a.shape[1]} vs {scores_b.shape[1]}")
@@ -115,7 +115,8 @@ def rowwise_jaccard(
             in_a, in_b = block_a > tau, block_b > tau
             intersection[i] += (in_a & in_b).sum(axis=1)
             union[i] += (in_a | in_b).sum(axis=1)
-    return np.divide(intersection, union, out=np.full(intersection.shape, np.nan), where=union > 0)
+    jaccard = np.divide(intersection, union, out=np.zeros(intersection.shape), where=union > 0)
+    return jaccard, union == 0
 
 
 def _shared_concepts(
@@ -143,16 +144,18 @@ def _shared_concepts(
 def _jaccard_long(
     first: ScoredConcepts, second: ScoredConcepts, taus: np.ndarray, label: str
 ) -> pd.DataFrame:
-    """DataFrame[tau, concept, jaccard] of each shared concept's expert sets in first vs second."""
+    """DataFrame[tau, concept, jaccard, empty_union] of each shared concept's expert sets in first
+    vs second (jaccard 0 where both sets are empty)."""
     for concepts, scores in (first, second):
         _check_scores(concepts, scores)
     shared, rows_a, rows_b = _shared_concepts(first, second, label)
-    jaccard = rowwise_jaccard(first[1], rows_a, second[1], rows_b, taus)
+    jaccard, empty_union = rowwise_jaccard(first[1], rows_a, second[1], rows_b, taus)
     return pd.DataFrame(
         {
             "tau": np.repeat(taus, len(shared)),
             "concept": np.tile(np.asarray(shared, dtype=object), len(taus)),
             "jaccard": jaccard.ravel(),
+            "empty_union": empty_union.ravel(),
         }
     )
 
@@ -166,7 +169,8 @@ def checkpoint_stability(
 
     scores_by_checkpoint: checkpoint -> (concepts, scores [n_c, n_units]); order: checkpoints in
     training order (a checkpoint in the mapping but not in `order` is ignored). Returns
-    DataFrame[checkpoint, next_checkpoint, tau, concept, jaccard]; NaN when both sets are empty.
+    DataFrame[checkpoint, next_checkpoint, tau, concept, jaccard, empty_union]; jaccard 0 and
+    empty_union True when both sets are empty.
     """
     absent = [c for c in order if c not in scores_by_checkpoint]
     if absent:
@@ -183,7 +187,7 @@ def checkpoint_stability(
             f"checkpoints {current} -> {following}",
         )
         tables.append(table.assign(checkpoint=current, next_checkpoint=following))
-    columns = ["checkpoint", "next_checkpoint", "tau", "concept", "jaccard"]
+    columns = ["checkpoint", "next_checkpoint", "tau", "concept", "jaccard", "empty_union"]
     return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 
 
@@ -191,8 +195,8 @@ def fold_stability(scores_by_fold: Mapping[int, ScoredConcepts], taus: Sequence[
     """Jaccard of each concept's expert sets for every pair of folds (paper Sec. 4, Fig. 1).
 
     scores_by_fold: fold -> (concepts, scores [n_c, n_units]). Pairs (fold_a < fold_b) over the
-    sorted fold ids. Returns DataFrame[tau, concept, fold_a, fold_b, jaccard]; NaN when both
-    sets are empty.
+    sorted fold ids. Returns DataFrame[tau, concept, fold_a, fold_b, jaccard, empty_union];
+    jaccard 0 and empty_union True when both sets are empty.
     """
     taus = _taus_array(taus)
     tables = []
@@ -201,7 +205,7 @@ def fold_stability(scores_by_fold: Mapping[int, ScoredConcepts], taus: Sequence[
             scores_by_fold[fold_a], scores_by_fold[fold_b], taus, f"folds {fold_a} vs {fold_b}"
         )
         tables.append(table.assign(fold_a=fold_a, fold_b=fold_b))
-    columns = ["tau", "concept", "fold_a", "fold_b", "jaccard"]
+    columns = ["tau", "concept", "fold_a", "fold_b", "jaccard", "empty_union"]
     return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 
 

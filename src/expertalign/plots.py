@@ -12,13 +12,18 @@ Conventions shared by all figures:
 - Checkpoints on the x axis follow ``checkpoint_order`` (training order); checkpoints of the order
   that have no rows are left out, checkpoints in the data but not in the order are an error.
   ``stepN`` checkpoints are labelled ``N`` on an axis titled "training step".
-- Tables holding several folds are read at ONE fold: ``fold=None`` takes the smallest fold
-  present (fold 0), and the title names the fold used. Confidence intervals across folds are
-  not pooled because the statistics of different folds are not independent samples.
+- Every fold is reported: Fig. 2, 3, 5, 6, 8, the heatmaps (Fig. 4) and Table 2 draw the MEAN
+  over folds (expertalign.tables fold summaries), with error bars spanning the fold-to-fold
+  min-max (FOLD_BARS), and say "n folds = k" in the title. The returned data also carry the
+  fold sd and the mean per-fold bootstrap CI. Fig. 7 (layer distribution) still reads ONE fold
+  (``fold=None``: the smallest) and names it.
+- One empty-set rule: two empty expert sets count as Jaccard 0 (never dropped), and the data
+  returned by Fig. 1 and 6 count them (n_empty_union).
 - ``score=None`` requires the table to hold a single score (ap, ap_normalized or auroc);
   the title names the score and tau.
-- Error bars are bootstrap 95% CIs: the ci_low/ci_high columns for correlations, and
-  :func:`expertalign.stats.mean_ci_table` for means across concepts.
+- Error bars where there are no folds to spread over are bootstrap 95% CIs: the embedding
+  baseline (Fig. 3: one run per checkpoint), the lexical baseline, and Fig. 1's means over
+  concepts and fold pairs (:func:`expertalign.stats.mean_ci_table`).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
-from expertalign import stats
+from expertalign import stats, tables
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,7 @@ MEASURE_NAMES = {
 LEGEND_INCHES_PER_CHAR = 0.075  # approximate width of one legend character at paper size
 LEGEND_HANDLE_INCHES = 0.7  # width of a legend marker plus the gaps around it
 DODGE_WIDTH = 0.3  # total horizontal spread of the series drawn at one checkpoint, in x units
+FOLD_BARS = "bars: min–max over folds"
 _STEP_PATTERN = re.compile(r"^step(\d+)$")
 
 PathLike = str | os.PathLike
@@ -159,18 +165,34 @@ def _select_tau(df: pd.DataFrame, tau: float, table: str) -> pd.DataFrame:
     return rows
 
 
-def _select_run(df: pd.DataFrame, table: str, columns: Sequence[str], model: str, score: str | None,
-                tau: float, fold: int | None, checkpoint: str | None = None) -> tuple[pd.DataFrame, str, int]:
-    """Rows of one model (and ``checkpoint``; None keeps every checkpoint), score, tau and fold of
-    a tidy table whose contract ``columns`` are checked first; with the score and fold used."""
+def _select_condition(df: pd.DataFrame, table: str, columns: Sequence[str], model: str, score: str | None,
+                      tau: float, checkpoint: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Rows (every fold) of one model (and ``checkpoint``; None keeps every checkpoint), score and
+    tau of a tidy table whose contract ``columns`` are checked first; with the score used."""
     _require_columns(df, columns, table)
     rows, _ = _select_value(df, "model", model, table)
     if checkpoint is not None:
         rows, _ = _select_value(rows, "checkpoint", checkpoint, table)
     rows, score = _select_value(rows, "score", score, table)
-    rows = _select_tau(rows, tau, table)
+    return _select_tau(rows, tau, table), score
+
+
+def _select_run(df: pd.DataFrame, table: str, columns: Sequence[str], model: str, score: str | None,
+                tau: float, fold: int | None, checkpoint: str | None = None) -> tuple[pd.DataFrame, str, int]:
+    """_select_condition's rows of ONE fold (None: the smallest), with the score and fold used."""
+    rows, score = _select_condition(df, table, columns, model, score, tau, checkpoint)
     rows, fold = _select_fold(rows, fold, table)
     return rows, score, fold
+
+
+def _n_folds(rows: pd.DataFrame) -> int:
+    """Number of distinct folds among ``rows``."""
+    return int(rows["fold"].nunique())
+
+
+def _folds_title(n_folds: int) -> str:
+    """Title note of a fold-averaged figure: how many folds and what the error bars show."""
+    return f"mean over n folds = {n_folds}, {FOLD_BARS}"
 
 
 def _checkpoints_present(
@@ -357,17 +379,22 @@ def plot_stability(
     its bootstrap 95% CI; one line per model (and checkpoint, when there are several) and, when
     the table's ``source`` column holds several sentence sources, per source, labelled with the
     source's mean type/token ratio from ``diversity`` (sentence_diversity rows).
-    Undefined Jaccards (both expert sets empty) are left out of the means.
+    Two empty expert sets count as Jaccard 0 (the project's one empty-set rule) and are counted
+    in n_empty_union.
 
-    Returns DataFrame[negative_size, positive_size, series, tau, mean, ci_low, ci_high, n].
+    Returns DataFrame[negative_size, positive_size, series, tau, mean, ci_low, ci_high, n,
+    n_empty_union].
     """
     table = "fold_stability"
     _require_columns(fold_stability, ["model", "checkpoint", "positive_size", "negative_size",
-                                      "score", "tau", "concept", "fold_a", "fold_b", "jaccard"], table)
+                                      "score", "tau", "concept", "fold_a", "fold_b", "jaccard",
+                                      "empty_union"], table)
     rows, score = _select_value(fold_stability, "score", score, table)
     rows = rows.assign(series=_series_names(rows) + _source_labels(rows, diversity))
     by = ["negative_size", "positive_size", "series", "tau"]
-    data = _mean_ci(rows, by, "jaccard", n_resamples, seed, table).sort_values(by, kind="stable")
+    data = _mean_ci(rows, by, "jaccard", n_resamples, seed, table)
+    empty = rows.groupby(by, sort=True)["empty_union"].sum().astype(int).rename("n_empty_union")
+    data = data.merge(empty.reset_index(), on=by, how="left").sort_values(by, kind="stable")
     data = data.reset_index(drop=True)
 
     negative_sizes = sorted(data["negative_size"].unique())
@@ -409,28 +436,30 @@ def _series_names(df: pd.DataFrame) -> pd.Series:
 
 
 _CORRELATION_COLUMNS = ["spearman", "ci_low", "ci_high"]
+_SUMMARY_COLUMNS = ["mean", "sd", "min", "max", "n_folds", "ci_low", "ci_high"]
 
 
-def _alignment_rows(
-    alignment: pd.DataFrame, score: str | None, fold: int | None
-) -> tuple[pd.DataFrame, str, int]:
-    """The alignment rows of one score and one fold, with the score and fold used."""
+def _alignment_summary(alignment: pd.DataFrame, score: str | None) -> tuple[pd.DataFrame, str, int]:
+    """The alignment rows of one score summarised over folds (tables.alignment_summary), with the
+    score used and the number of folds."""
     table = "alignment"
-    _require_columns(alignment, ["model", "checkpoint", "fold", "score", "measure", "tau",
-                                 *_CORRELATION_COLUMNS], table)
+    _require_columns(alignment, ["model", "checkpoint", "fold", "score", "measure", "tau", "n_pairs",
+                                 "n_empty_union", "n_degenerate_resamples", *_CORRELATION_COLUMNS], table)
     rows, score = _select_value(alignment, "score", score, table)
-    rows, fold = _select_fold(rows, fold, table)
-    return rows, score, fold
+    return tables.alignment_summary(rows), score, _n_folds(rows)
 
 
 def _draw_by_checkpoint(ax, rows: pd.DataFrame, checkpoints: Sequence[str], series_column: str,
                         colours: dict, linestyle: str = "-", marker: str = "o",
-                        labelled: bool = True) -> pd.DataFrame:
-    """One dodged line per value of ``series_column`` over the checkpoint axis, with CI bars.
+                        labelled: bool = True, bars: tuple[str, str, str] = ("mean", "min", "max"),
+                        label_suffix: str = "") -> pd.DataFrame:
+    """One dodged line per value of ``series_column`` over the checkpoint axis, with error bars.
 
-    ``rows`` holds checkpoint, spearman, ci_low, ci_high; ``labelled=False`` keeps the lines out
-    of the legend. Returns the plotted rows with their x.
+    ``bars`` names the (point, bar low, bar high) columns of ``rows``: by default a fold summary's
+    mean with its fold min-max. ``labelled=False`` keeps the lines out of the legend. Returns the
+    plotted rows with their x.
     """
+    point, low, high = bars
     position = {c: i for i, c in enumerate(checkpoints)}
     names = [n for n in colours if n in set(rows[series_column])]
     offsets = dict(zip(names, _dodge_offsets(len(names))))
@@ -438,8 +467,9 @@ def _draw_by_checkpoint(ax, rows: pd.DataFrame, checkpoints: Sequence[str], seri
     for name in names:
         s = _sort_by_checkpoint(rows[rows[series_column] == name], checkpoints, [])
         x = s["checkpoint"].map(position) + offsets[name]
-        _draw_series(ax, x, s["spearman"], s["ci_low"], s["ci_high"], color=colours[name],
-                     label=name if labelled else "_nolegend_", linestyle=linestyle, marker=marker)
+        _draw_series(ax, x, s[point], s[low], s[high], color=colours[name],
+                     label=f"{name}{label_suffix}" if labelled else "_nolegend_", linestyle=linestyle,
+                     marker=marker)
         plotted.append(s.assign(x=x))
     return pd.concat(plotted) if plotted else rows.assign(x=np.nan).iloc[:0]
 
@@ -450,7 +480,8 @@ def _draw_lexical(ax, lexical: pd.DataFrame) -> None:
     for k, (_, row) in enumerate(lexical.iterrows()):
         colour = sns.color_palette("Greys", n_colors=len(lexical) + 2)[k + 2]
         label = f"{LEXICAL_LABEL}, {row['weighting']}" if several else LEXICAL_LABEL
-        ax.axhline(row["spearman"], color=colour, linestyle="--", linewidth=1.2, label=label)
+        ax.axhline(row["spearman"], color=colour, linestyle="--", linewidth=1.2,
+                   label=f"{label} (band: bootstrap 95% CI)")
         if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]):
             ax.axhspan(row["ci_low"], row["ci_high"], color=colour, alpha=0.15, linewidth=0)
 
@@ -462,28 +493,28 @@ def plot_alignment(
     lexical: pd.DataFrame | None = None,
     *,
     score: str | None = None,
-    fold: int | None = None,
 ) -> pd.DataFrame:
     """Fig. 2: Spearman ρ between expert-set Jaccard and MEN similarity, per tau and checkpoint.
 
-    Panels = tau; x = checkpoint (in ``checkpoint_order``); y = Spearman ρ with its bootstrap 95%
-    CI (the ci_low/ci_high columns); one line per model; rows with measure == "jaccard" of one
-    score and ONE fold (``fold=None``: the smallest, named in the title). ``lexical``
-    (lexical_baseline rows) adds each lexical baseline as a dashed horizontal line over its
-    shaded CI in every panel. NaN correlations (undefined statistics) leave gaps.
+    Panels = tau; x = checkpoint (in ``checkpoint_order``); y = mean Spearman ρ over folds with
+    error bars from the fold min to the fold max (tables.alignment_summary); one line per model;
+    rows with measure == "jaccard" of one score. The title says how many folds. ``lexical``
+    (lexical_baseline rows, one run, no folds) adds each lexical baseline as a dashed horizontal
+    line over its shaded bootstrap CI in every panel. NaN correlations leave gaps.
 
-    Returns DataFrame[kind, model, checkpoint, tau, x, spearman, ci_low, ci_high]: kind is
-    "expert jaccard" for the points and "lexical baseline" for the lines (tau, x NaN).
+    Returns DataFrame[kind, model, checkpoint, tau, x, mean, sd, min, max, n_folds, ci_low,
+    ci_high]: kind is "expert jaccard" for the points and "lexical baseline" for the lines
+    (mean = its Spearman; tau, x and the fold columns NaN).
     """
-    rows, score, fold = _alignment_rows(alignment, score, fold)
-    rows = rows[rows["measure"] == "jaccard"]
+    summary, score, n_folds = _alignment_summary(alignment, score)
+    rows = summary[summary["measure"] == "jaccard"]
     if rows.empty:
         raise ValueError("alignment table has no rows with measure == 'jaccard'")
     if lexical is not None:
         _require_columns(lexical, ["weighting", *_CORRELATION_COLUMNS], "lexical_baseline")
     checkpoints = _checkpoints_present(rows, checkpoint_order, "alignment")
     taus = sorted(rows["tau"].unique())
-    colours = _palette(list(pd.unique(rows["model"])))
+    colours = _palette(list(pd.unique(alignment["model"])))
     plotted = []
     with _style():
         fig, axes = _panel_grid(len(taus))
@@ -492,20 +523,21 @@ def plot_alignment(
             if lexical is not None:
                 _draw_lexical(ax, lexical)
             plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "model", colours))
-            _note_if_empty(ax, panel["spearman"], "Spearman ρ undefined\nat every checkpoint")
+            _note_if_empty(ax, panel["mean"], "Spearman ρ undefined\nat every checkpoint")
             _set_checkpoint_ticks(ax, checkpoints)
             ax.set_title(_tau_title(tau))
             ax.set_xlabel(_checkpoint_axis_label(checkpoints))
         _label_y(axes, SPEARMAN_LABEL)
         fig.suptitle(f"Alignment of expert sets with MEN: Jaccard over {_score_name(score)} "
-                     f"experts (score > τ), fold {fold}")
+                     f"experts (score > τ)\n{_folds_title(n_folds)}")
         _figure_legend(fig, axes)
         save_figure(fig, paths)
     points = pd.concat(plotted).assign(kind="expert jaccard")
-    columns = ["kind", "model", "checkpoint", "tau", "x", *_CORRELATION_COLUMNS]
+    columns = ["kind", "model", "checkpoint", "tau", "x", *_SUMMARY_COLUMNS]
     if lexical is not None:
         lines = lexical.assign(kind="lexical baseline", model=LEXICAL_LABEL, checkpoint=np.nan,
-                               tau=np.nan, x=np.nan)
+                               tau=np.nan, x=np.nan, mean=lexical["spearman"], sd=np.nan,
+                               min=np.nan, max=np.nan, n_folds=np.nan)
         points = pd.concat([points, lines])
     return points[columns].reset_index(drop=True)
 
@@ -518,47 +550,53 @@ def plot_embedding_baseline(
     *,
     tau: float = 0.5,
     score: str | None = None,
-    fold: int | None = None,
 ) -> pd.DataFrame:
     """Fig. 3: Spearman ρ of word-embedding cosine with MEN, against the expert Jaccard at tau.
 
-    One panel per embedding pooling; x = checkpoint; y = Spearman ρ with bootstrap 95% CI; per
-    model, solid circles = embedding cosine, dashed squares = expert-set Jaccard at ``tau``
-    (0.5, the paper's best) of one score and ONE fold, named in the title.
+    One panel per embedding pooling; x = checkpoint; per model, solid circles = embedding cosine
+    (one run per checkpoint: the words alone, no folds, so its bars are its bootstrap 95% CI),
+    dashed squares = expert-set Jaccard at ``tau`` (0.5, the paper's best) of one score, the mean
+    over folds with fold min-max bars; the legend and title say so and how many folds.
 
-    Returns DataFrame[kind, pooling, model, checkpoint, x, spearman, ci_low, ci_high] with kind
-    "embedding cosine" or "expert jaccard" (pooling NaN for the latter).
+    Returns DataFrame[kind, pooling, model, checkpoint, x, mean, bar_low, bar_high, n_folds] with
+    kind "embedding cosine" (mean = its Spearman, bars = its CI, n_folds NaN) or "expert
+    jaccard" (bars = fold min and max; pooling NaN).
     """
     _require_columns(embedding, ["model", "checkpoint", "pooling", *_CORRELATION_COLUMNS],
                      "embedding_baseline")
-    experts, score, fold = _alignment_rows(alignment, score, fold)
-    experts = _select_tau(experts[experts["measure"] == "jaccard"], tau, "alignment")
+    summary, score, n_folds = _alignment_summary(alignment, score)
+    experts = _select_tau(summary[summary["measure"] == "jaccard"], tau, "alignment")
+    experts = experts.assign(bar_low=experts["min"], bar_high=experts["max"])
+    cosine_rows = embedding.assign(mean=embedding["spearman"], bar_low=embedding["ci_low"],
+                                   bar_high=embedding["ci_high"], n_folds=np.nan)
     checkpoints = _checkpoints_present(pd.concat([embedding, experts]), checkpoint_order,
                                        "embedding_baseline and alignment")
     models = list(pd.unique(pd.concat([embedding["model"], experts["model"]])))
     colours = _palette(models)
     poolings = list(pd.unique(embedding["pooling"]))
-    expert_label = f"expert-set Jaccard (τ = {tau:g})"
-    kinds = [(_style_proxy("-", "o"), "embedding cosine"), (_style_proxy("--", "s"), expert_label)]
+    expert_label = f"expert-set Jaccard (τ = {tau:g}): mean of {n_folds} folds, {FOLD_BARS}"
+    cosine_label = "embedding cosine: one run (no folds), bars: bootstrap 95% CI"
+    kinds = [(_style_proxy("-", "o"), cosine_label), (_style_proxy("--", "s"), expert_label)]
+    bars = ("mean", "bar_low", "bar_high")
     plotted = []
     with _style():
         fig, axes = _panel_grid(len(poolings), panel_size=(6.0, 3.6))
         for ax, pooling in zip(axes, poolings):
-            cosine = embedding[embedding["pooling"] == pooling]
-            plotted.append(_draw_by_checkpoint(ax, cosine, checkpoints, "model", colours)
+            cosine = cosine_rows[cosine_rows["pooling"] == pooling]
+            plotted.append(_draw_by_checkpoint(ax, cosine, checkpoints, "model", colours, bars=bars)
                            .assign(kind="embedding cosine"))
             plotted.append(_draw_by_checkpoint(ax, experts, checkpoints, "model", colours,
-                                               linestyle="--", marker="s", labelled=False)
+                                               linestyle="--", marker="s", labelled=False, bars=bars)
                            .assign(kind="expert jaccard", pooling=np.nan))
             _set_checkpoint_ticks(ax, checkpoints)
             ax.set_title(f"embedding pooling: {pooling}")
             ax.set_xlabel(_checkpoint_axis_label(checkpoints))
         _label_y(axes, SPEARMAN_LABEL)
         fig.suptitle(f"Word embeddings vs expert neurons\n({_score_name(score)} experts, "
-                     f"τ = {tau:g}, fold {fold})")
+                     f"τ = {tau:g}, n folds = {n_folds})")
         _figure_legend(fig, axes, extra=kinds)
         save_figure(fig, paths)
-    columns = ["kind", "pooling", "model", "checkpoint", "x", *_CORRELATION_COLUMNS]
+    columns = ["kind", "pooling", "model", "checkpoint", "x", "mean", "bar_low", "bar_high", "n_folds"]
     return pd.concat(plotted)[columns].reset_index(drop=True)
 
 
@@ -569,21 +607,20 @@ def plot_cosine_variants(
     *,
     tau: float = 0.5,
     score: str | None = None,
-    fold: int | None = None,
 ) -> pd.DataFrame:
     """Fig. 8: cosine over raw scores, cosine over score − 0.5 and Jaccard at ``tau``.
 
-    Panels = model; x = checkpoint; y = Spearman ρ with MEN and its bootstrap 95% CI; one line
-    per measure, of one score and ONE fold (named in the title).
+    Panels = model; x = checkpoint; y = mean Spearman ρ with MEN over folds, with fold min-max
+    bars; one line per measure, of one score (the title says how many folds).
 
-    Returns DataFrame[model, measure, checkpoint, x, spearman, ci_low, ci_high].
+    Returns DataFrame[model, measure, checkpoint, x, mean, sd, min, max, n_folds, ci_low, ci_high].
     """
-    rows, score, fold = _alignment_rows(alignment, score, fold)
-    cosine = rows[rows["measure"].isin(["cosine", "cosine_centered"])]
-    jaccard = _select_tau(rows[rows["measure"] == "jaccard"], tau, "alignment")
+    summary, score, n_folds = _alignment_summary(alignment, score)
+    cosine = summary[summary["measure"].isin(["cosine", "cosine_centered"])]
+    jaccard = _select_tau(summary[summary["measure"] == "jaccard"], tau, "alignment")
     rows = pd.concat([cosine, jaccard])
     checkpoints = _checkpoints_present(rows, checkpoint_order, "alignment")
-    models = list(pd.unique(rows["model"]))
+    models = list(pd.unique(alignment["model"]))
     names = {**MEASURE_NAMES, "jaccard": f"expert-set Jaccard (τ = {tau:g})"}
     rows = rows.assign(measure_name=rows["measure"].map(names))
     colours = _palette([names[m] for m in MEASURE_NAMES if m in set(rows["measure"])])
@@ -597,11 +634,11 @@ def plot_cosine_variants(
             ax.set_title(model)
             ax.set_xlabel(_checkpoint_axis_label(checkpoints))
         _label_y(axes, SPEARMAN_LABEL)
-        fig.suptitle(f"Similarity measures over {_score_name(score)} vectors of all units, "
-                     f"fold {fold}")
+        fig.suptitle(f"Similarity measures over {_score_name(score)} vectors of all units\n"
+                     f"{_folds_title(n_folds)}")
         _figure_legend(fig, axes)
         save_figure(fig, paths)
-    columns = ["model", "measure", "checkpoint", "x", *_CORRELATION_COLUMNS]
+    columns = ["model", "measure", "checkpoint", "x", *_SUMMARY_COLUMNS]
     return pd.concat(plotted)[columns].reset_index(drop=True)
 
 
@@ -611,17 +648,21 @@ def plot_cosine_variants(
 def _plot_mean_by_checkpoint(
     rows: pd.DataFrame, x_column: str, x_order: Sequence[str], value: str, *, ylabel: str,
     xlabel: str, title: str, tick_labels: Sequence[str], paths: Sequence[PathLike],
-    n_resamples: int, seed: int, table: str, empty_message: str, log_scale: bool = False,
+    n_resamples: int, seed: int, empty_message: str, log_scale: bool = False,
+    flag: str | None = None,
 ) -> pd.DataFrame:
-    """Panels = tau, x = ``x_column`` in ``x_order``, y = mean of ``value`` per model with CI.
+    """Panels = tau, x = ``x_column`` in ``x_order``, y = per model the mean over folds of the
+    mean of ``value`` over concepts, with fold min-max bars (tables.concept_mean_summary).
 
     ``tick_labels`` names the x positions (one per entry of ``x_order``); ``empty_message`` is
-    written across a panel with nothing to draw.
+    written across a panel with nothing to draw; ``flag`` (a boolean column, e.g. empty_union)
+    is counted per fold into n_<flag>. The title gets "n folds = k" appended.
 
-    Returns DataFrame[tau, model, x_column, x, mean, ci_low, ci_high, n].
+    Returns DataFrame[tau, model, x_column, x, mean, sd, min, max, n_folds, ci_low, ci_high,
+    n_concepts(, n_<flag>)].
     """
     by = ["tau", "model", x_column]
-    data = _mean_ci(rows, by, value, n_resamples, seed, table)
+    data = tables.concept_mean_summary(rows, by, value, n_resamples=n_resamples, seed=seed, flag=flag)
     position = {c: i for i, c in enumerate(x_order)}
     models = list(pd.unique(rows["model"]))
     colours = _palette(models)
@@ -635,7 +676,7 @@ def _plot_mean_by_checkpoint(
             panel = data[np.isclose(data["tau"], tau)]
             for model in models:
                 s = panel[panel["model"] == model]
-                _draw_series(ax, s["x"], s["mean"], s["ci_low"], s["ci_high"],
+                _draw_series(ax, s["x"], s["mean"], s["min"], s["max"],
                              color=colours[model], label=model)
             _note_if_empty(ax, panel["mean"], empty_message, positive_only=log_scale)
             if log_scale:
@@ -646,10 +687,11 @@ def _plot_mean_by_checkpoint(
             ax.set_title(_tau_title(tau))
             ax.set_xlabel(xlabel)
         _label_y(axes, ylabel)
-        fig.suptitle(title)
+        fig.suptitle(f"{title}\n{_folds_title(_n_folds(rows))}")
         _figure_legend(fig, axes)
         save_figure(fig, paths)
-    return data[[*by, "x", "mean", "ci_low", "ci_high", "n"]].reset_index(drop=True)
+    flags = [f"n_{flag}"] if flag else []
+    return data[[*by, "x", *_SUMMARY_COLUMNS, "n_concepts", *flags]].reset_index(drop=True)
 
 
 def _model_order_key(models: Sequence[str]):
@@ -669,24 +711,23 @@ def plot_expert_counts(
     normalised: bool = False,
     *,
     score: str | None = None,
-    fold: int | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Fig. 5: mean expert-set size per concept (log scale), per tau, model and checkpoint.
 
-    Panels = tau; x = checkpoint; y = mean over concepts of n_experts (or, with
-    ``normalised=True``, of fraction = n_experts / n_units) with its bootstrap 95% CI; one line
-    per model; one score and ONE fold (named in the title). A mean of 0 cannot be drawn on the
-    log axis and is left out of the figure (it stays in the returned data).
+    Panels = tau; x = checkpoint; y = mean over folds of the mean over concepts of n_experts
+    (or, with ``normalised=True``, of fraction = n_experts / n_units), bars = fold min-max; one
+    line per model; one score; the title says how many folds. A mean of 0 cannot be drawn on
+    the log axis and is left out of the figure (it stays in the returned data).
 
-    Returns DataFrame[tau, model, checkpoint, x, mean, ci_low, ci_high, n].
+    Returns DataFrame[tau, model, checkpoint, x, mean, sd, min, max, n_folds, ci_low, ci_high,
+    n_concepts] (ci: the mean per-fold bootstrap CI over concepts).
     """
     table = "expert_counts"
     _require_columns(expert_counts, ["model", "checkpoint", "fold", "score", "tau", "concept",
                                      "n_experts", "n_units", "fraction"], table)
     rows, score = _select_value(expert_counts, "score", score, table)
-    rows, fold = _select_fold(rows, fold, table)
     checkpoints = _checkpoints_present(rows, checkpoint_order, table)
     value = "fraction" if normalised else "n_experts"
     ylabel = ("fraction of units that are experts (log scale)" if normalised
@@ -695,10 +736,9 @@ def plot_expert_counts(
         rows, "checkpoint", checkpoints, value,
         ylabel=ylabel, xlabel=_checkpoint_axis_label(checkpoints), log_scale=True,
         empty_message="no experts at this τ\n(mean 0 cannot be drawn on a log axis)",
-        title=f"Expert-set size: units with {_score_name(score)} > τ, mean over concepts, "
-              f"fold {fold}",
+        title=f"Expert-set size: units with {_score_name(score)} > τ, mean over concepts",
         tick_labels=[_checkpoint_tick(c) for c in checkpoints],
-        paths=paths, n_resamples=n_resamples, seed=seed, table=table,
+        paths=paths, n_resamples=n_resamples, seed=seed,
     )
 
 
@@ -708,23 +748,23 @@ def plot_checkpoint_stability(
     paths: Sequence[PathLike],
     *,
     score: str | None = None,
-    fold: int | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Fig. 6: overlap of a concept's expert sets at consecutive checkpoints.
 
     Panels = tau; x = transition "a→b" (ordered by a's place in ``checkpoint_order``); y = mean
-    over concepts of Jaccard(E_a(c), E_b(c)) with its bootstrap 95% CI; one line per model; one
-    score and ONE fold (named in the title). Undefined Jaccards (both sets empty) are left out.
+    over folds of the mean over concepts of Jaccard(E_a(c), E_b(c)), bars = fold min-max; one
+    line per model; one score; the title says how many folds. Two empty sets count as Jaccard 0
+    (the one empty-set rule) and are counted per fold in n_empty_union.
 
-    Returns DataFrame[tau, model, transition, x, mean, ci_low, ci_high, n].
+    Returns DataFrame[tau, model, transition, x, mean, sd, min, max, n_folds, ci_low, ci_high,
+    n_concepts, n_empty_union].
     """
     table = "checkpoint_stability"
     _require_columns(checkpoint_stability, ["model", "checkpoint", "next_checkpoint", "fold",
-                                            "score", "tau", "concept", "jaccard"], table)
+                                            "score", "tau", "concept", "jaccard", "empty_union"], table)
     rows, score = _select_value(checkpoint_stability, "score", score, table)
-    rows, fold = _select_fold(rows, fold, table)
     _checkpoints_present(rows, checkpoint_order, table)
     _checkpoints_present(rows, checkpoint_order, table, column="next_checkpoint")
     position = {c: i for i, c in enumerate(checkpoint_order)}
@@ -739,9 +779,10 @@ def plot_checkpoint_stability(
     return _plot_mean_by_checkpoint(
         rows, "transition", transitions, "jaccard",
         ylabel="Jaccard between\nconsecutive checkpoints", xlabel=xlabel, tick_labels=transitions,
-        empty_message="Jaccard undefined:\nno experts at either checkpoint",
-        title=f"Expert-set stability across training ({_score_name(score)} > τ), fold {fold}",
-        paths=paths, n_resamples=n_resamples, seed=seed, table=table,
+        empty_message="nothing to draw at this τ",
+        title=f"Expert-set stability across training ({_score_name(score)} > τ; "
+              "two empty sets count as Jaccard 0)",
+        paths=paths, n_resamples=n_resamples, seed=seed, flag="empty_union",
     )
 
 
@@ -819,20 +860,23 @@ def plot_hierarchy_heatmap(
     domains: pd.DataFrame | None = None,
     score: str | None = None,
     tau: float = 0.5,
-    fold: int | None = None,
 ) -> pd.DataFrame:
     """Fig. 4 / App. E: expert overlap of every pair of hierarchy concepts, ordered by domain.
 
-    Cell (a, b) = overlap of E(a) and E(b) as percent of their union (100 × Jaccard) for one
-    model, checkpoint, score, tau (0.5 in the paper) and ONE fold; domain blocks are separated
-    by white lines and named on top; the diagonal and pairs missing from the table are grey.
-    Pass ``domains`` (resources/hierarchy_domains.tsv) to put each super-ordinate first.
+    Cell (a, b) = overlap of E(a) and E(b) as percent of their union (100 × Jaccard; 0 when
+    both sets are empty), averaged over folds, for one model, checkpoint, score and tau (0.5 in
+    the paper); the title says how many folds. Domain blocks are separated by white lines and
+    named on top; the diagonal and pairs missing from the table are grey. Pass ``domains``
+    (resources/hierarchy_domains.tsv) to put each super-ordinate first.
 
     Returns the symmetric DataFrame [concept x concept] of the plotted percentages.
     """
     columns = ["model", "checkpoint", "fold", "score", "tau", "concept_a", "concept_b", "domain_a", "domain_b",
                "overlap"]
-    rows, score, fold = _select_run(hierarchy_pairs, "hierarchy_pairs", columns, model, score, tau, fold, checkpoint)
+    rows, score = _select_condition(hierarchy_pairs, "hierarchy_pairs", columns, model, score, tau, checkpoint)
+    n_folds = _n_folds(rows)
+    rows = rows.groupby(["concept_a", "concept_b", "domain_a", "domain_b"], sort=False, as_index=False)[
+        "overlap"].mean()
     order = _concept_order(rows, domains)
     matrix = _overlap_matrix(rows, list(order["concept"]))
     starts, centres, names = _domain_boundaries(list(order["domain"]))
@@ -861,7 +905,7 @@ def plot_hierarchy_heatmap(
         fig.colorbar(image, ax=ax, shrink=0.7,
                      label="expert overlap (% of union, 100 × Jaccard)")
         ax.set_title(f"{model} @ {checkpoint}: expert overlap of hierarchy concepts "
-                     f"({_score_name(score)} > {tau:g}, fold {fold})")
+                     f"({_score_name(score)} > {tau:g}, mean over n folds = {n_folds})")
         save_figure(fig, paths)
     return matrix
 
@@ -1003,17 +1047,22 @@ def plot_layer_distribution(
 
 
 def _hierarchy_rows(hierarchy: pd.DataFrame, model: str, checkpoint: str, score: str | None,
-                    tau: float, fold: int | None) -> tuple[pd.DataFrame, str, int]:
-    """The hierarchy rows of one model, checkpoint, score, tau and fold, with the score and fold."""
+                    tau: float) -> tuple[pd.DataFrame, str, int]:
+    """The hierarchy rows of one model, checkpoint, score and tau summarised over folds
+    (tables.hierarchy_summary), domains in the table's order; with the score and fold count."""
     columns = ["model", "checkpoint", "fold", "score", "tau", "domain", "overlap", "empty_intersection",
                "baseline1", "baseline2"]
-    rows, score, fold = _select_run(hierarchy, "hierarchy", columns, model, score, tau, fold, checkpoint)
-    repeated = sorted(rows.loc[rows["domain"].duplicated(), "domain"])
-    if repeated:
-        raise ValueError(f"hierarchy table repeats domain(s) {repeated} for {model} @ "
-                         f"{checkpoint}, score {score}, tau {tau}, fold {fold}")
-    columns = ["domain", "overlap", "baseline1", "baseline2", "empty_intersection"]
-    return rows[columns].reset_index(drop=True), score, fold
+    rows, score = _select_condition(hierarchy, "hierarchy", columns, model, score, tau, checkpoint)
+    repeated = rows.duplicated(["fold", "domain"])
+    if repeated.any():
+        raise ValueError(f"hierarchy table repeats domain(s) {sorted(rows.loc[repeated, 'domain'])} for "
+                         f"{model} @ {checkpoint}, score {score}, tau {tau} within a fold")
+    summary = tables.hierarchy_summary(rows).set_index("domain").loc[list(pd.unique(rows["domain"]))]
+    summary = summary.reset_index().rename(columns={"mean": "overlap", "sd": "overlap_sd",
+                                                    "min": "overlap_min", "max": "overlap_max"})
+    columns = ["domain", "overlap", "overlap_sd", "overlap_min", "overlap_max", "n_folds", "baseline1",
+               "baseline2", "n_empty_intersection"]
+    return summary[columns], score, _n_folds(rows)
 
 
 def hierarchy_csv_table(
@@ -1023,20 +1072,26 @@ def hierarchy_csv_table(
     *,
     score: str | None = None,
     tau: float = 0.5,
-    fold: int | None = None,
 ) -> pd.DataFrame:
     """Table 2 / App. D for one model and checkpoint: one row per domain, in the table's order.
 
-    Returns DataFrame[domain, overlap, baseline1, baseline2, empty_intersection]: overlap = percent
-    of the experts shared by all sub-ordinates that the super-ordinate shares too (NaN when the
-    sub-ordinates share none: empty_intersection), baselines = means over randomisations.
+    Returns DataFrame[domain, overlap, overlap_sd, overlap_min, overlap_max, n_folds, baseline1,
+    baseline2, n_empty_intersection]: overlap = mean over folds of the percent of the experts
+    shared by all sub-ordinates that the super-ordinate shares too, with its fold sd and min-max
+    (n_folds: folds with a defined overlap); baselines = means over folds of the means over
+    randomisations; n_empty_intersection = folds where the sub-ordinates share no expert.
     """
-    return _hierarchy_rows(hierarchy, model, checkpoint, score, tau, fold)[0]
+    return _hierarchy_rows(hierarchy, model, checkpoint, score, tau)[0]
 
 
 def _percent_cell(value: float) -> str:
     """A percentage with two decimals, or 'n/a' when undefined."""
     return f"{value:.2f}" if np.isfinite(value) else "n/a"
+
+
+def _spread_cell(sd: float, low: float, high: float) -> str:
+    """'± sd (min–max)' of a fold summary; '± n/a' for the sd of a single fold."""
+    return f"± {_percent_cell(sd)} ({_percent_cell(low)}–{_percent_cell(high)})"
 
 
 def hierarchy_markdown(
@@ -1046,45 +1101,52 @@ def hierarchy_markdown(
     *,
     score: str | None = None,
     tau: float = 0.5,
-    fold: int | None = None,
     tests: pd.DataFrame | None = None,
 ) -> str:
-    """Table 2 / App. D as Markdown: Domain | % overlap | baseline 1 | baseline 2, two decimals.
+    """Table 2 / App. D as Markdown, over folds: Domain | % overlap (mean) | ± sd (min–max) |
+    baseline 1 | baseline 2, two decimals.
 
-    An undefined overlap (the sub-ordinates share no expert) reads "n/a"; a note says so. With
-    ``tests`` (hierarchy_tests rows) a line per baseline gives the permutation test.
+    An undefined overlap reads "n/a"; a domain whose sub-ordinates share no expert in some
+    folds is marked † (its overlap counts as 0 there). With ``tests`` (hierarchy_tests rows) a
+    line per baseline gives the per-fold permutation tests: median p and range over folds.
     """
-    table, score, fold = _hierarchy_rows(hierarchy, model, checkpoint, score, tau, fold)
+    table, score, n_folds = _hierarchy_rows(hierarchy, model, checkpoint, score, tau)
     lines = [
-        f"**{model} @ {checkpoint}**: experts = units with {_score_name(score)} > {tau:g}, "
-        f"fold {fold}.",
+        f"**{model} @ {checkpoint}**: experts = units with {_score_name(score)} > {tau:g}; "
+        f"mean over n folds = {n_folds}, ± fold sd (min–max).",
         "",
-        "| Domain | % overlap | baseline 1 | baseline 2 |",
-        "|---|---:|---:|---:|",
+        "| Domain | % overlap | ± sd (min–max) over folds | baseline 1 | baseline 2 |",
+        "|---|---:|---:|---:|---:|",
     ]
     for row in table.itertuples(index=False):
-        lines.append(f"| {row.domain} | {_percent_cell(row.overlap)} | "
+        mark = " †" if row.n_empty_intersection else ""
+        lines.append(f"| {row.domain}{mark} | {_percent_cell(row.overlap)} | "
+                     f"{_spread_cell(row.overlap_sd, row.overlap_min, row.overlap_max)} | "
                      f"{_percent_cell(row.baseline1)} | {_percent_cell(row.baseline2)} |")
-    if table["empty_intersection"].astype(bool).any():
-        lines += ["", "n/a: the sub-ordinate concepts share no expert, so the overlap is undefined."]
+    if (table["n_empty_intersection"] > 0).any():
+        lines += ["", "†: in some folds the sub-ordinate concepts share no expert; the overlap counts as 0 "
+                      "there (the number of such folds is n_empty_intersection in the CSV)."]
+    if table["overlap"].isna().any():
+        lines += ["", "n/a: the overlap is undefined in every fold."]
     if tests is not None:
-        lines += ["", *_test_lines(tests, model, checkpoint, score, tau, fold)]
+        lines += ["", *_test_lines(tests, model, checkpoint, score, tau)]
     return "\n".join(lines) + "\n"
 
 
-def _test_lines(tests: pd.DataFrame, model: str, checkpoint: str, score: str, tau: float,
-                fold: int) -> list[str]:
-    """One Markdown line per baseline: the two-sample permutation test of real vs baseline."""
+def _test_lines(tests: pd.DataFrame, model: str, checkpoint: str, score: str, tau: float) -> list[str]:
+    """One Markdown line per baseline: the per-fold two-sample permutation tests of real vs
+    baseline, summarised over folds (tables.hierarchy_test_summary)."""
     table = "hierarchy_tests"
     _require_columns(tests, ["model", "checkpoint", "fold", "score", "tau", "baseline",
                              "mean_real", "mean_baseline", "statistic", "p_value"], table)
     rows = tests[(tests["model"] == model) & (tests["checkpoint"] == checkpoint)
-                 & (tests["score"] == score) & (tests["fold"] == fold)]
-    rows = _select_tau(rows, tau, table)
+                 & (tests["score"] == score)]
+    summary = tables.hierarchy_test_summary(_select_tau(rows, tau, table))
     return [
-        f"Permutation test, real domains vs {row.baseline}: mean {row.mean_real:.2f} % vs "
-        f"{row.mean_baseline:.2f} %, statistic {row.statistic:.3g}, p = {row.p_value:.3g}."
-        for row in rows.itertuples(index=False)
+        f"Permutation test, real domains vs {row.baseline} (one test per fold, n folds = {row.n_folds}): "
+        f"mean {row.mean_real:.2f} % vs {row.mean_baseline:.2f} %, statistic {row.statistic:.3g}, "
+        f"median p = {row.p_median:.3g} (range {row.p_min:.3g}–{row.p_max:.3g})."
+        for row in summary.itertuples(index=False)
     ]
 
 

@@ -65,7 +65,8 @@ def jaccard_matrix(mask: np.ndarray, chunk: int = UNIT_CHUNK) -> np.ndarray:
 
     mask: [n_concepts, n_units] bool, row c = E(c). Returns [n_concepts, n_concepts] float64 in
     [0, 1], computed with float32 matrix products over unit chunks. Two empty sets (empty union)
-    get 0; the diagonal is 1 for non-empty sets.
+    get 0, the project's one empty-set rule (expertalign.knowledge follows it too); the diagonal
+    is 1 for non-empty sets.
     """
     return _jaccard_from_intersections(intersection_counts(np.asarray(mask, dtype=bool), chunk))
 

@@ -1,9 +1,10 @@
 """Statistics for the analyses: Spearman with bootstrap CIs, partial Spearman, permutation tests,
-and bootstrap CIs of group means for the figures.
+bootstrap CIs of group means for the figures, and summaries over folds (mean, sd, min-max).
 
 Every function takes plain arrays or DataFrames. Degenerate input (too few observations, constant
 values, NaNs) gives NaN results and a logged reason, never an exception, so that one empty expert
-set does not stop a whole table.
+set does not stop a whole table. Within a bootstrap, a degenerate resample (its statistic is
+undefined, e.g. a constant resample) is skipped and counted; the CI comes from the others.
 """
 
 from __future__ import annotations
@@ -68,10 +69,17 @@ def _bootstrap_ci(
     seed: int,
     confidence_level: float,
     paired: bool,
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of `statistic` over `data`; NaN bounds, logged, when undefined."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+) -> tuple[float, float, int]:
+    """Percentile bootstrap CI of `statistic` over `data`, skipping degenerate resamples.
+
+    The bootstrap distribution comes from scipy.stats.bootstrap; a resample whose statistic is
+    not finite (e.g. a Spearman resample with constant similarity) is skipped, and the interval
+    is scipy.stats.quantile of the finite resamples at (1 - level) / 2 and (1 + level) / 2, which
+    is scipy's own percentile interval when no resample is degenerate.
+    Returns (low, high, n_degenerate_resamples); NaN bounds, logged, when no resample is finite.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.stats.DegenerateDataWarning)
         result = scipy.stats.bootstrap(
             data,
             statistic,
@@ -82,11 +90,17 @@ def _bootstrap_ci(
             method=BOOTSTRAP_METHOD,
             rng=np.random.default_rng(seed),
         )
-    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
-    if np.isnan(low) or np.isnan(high):
-        detail = "; ".join(str(w.message) for w in caught) or "undefined resamples"
-        log.warning("bootstrap CI undefined (some resamples are degenerate): %s", detail)
-    return low, high
+    distribution = np.asarray(result.bootstrap_distribution, dtype=np.float64)
+    finite = distribution[np.isfinite(distribution)]
+    n_degenerate = len(distribution) - len(finite)
+    if len(finite) == 0:
+        log.warning("bootstrap CI undefined: all %d resamples are degenerate", n_degenerate)
+        return np.nan, np.nan, n_degenerate
+    if n_degenerate:
+        log.info("bootstrap CI over %d finite resamples; %d degenerate ones skipped", len(finite), n_degenerate)
+    alpha = (1.0 - confidence_level) / 2.0
+    low, high = scipy.stats.quantile(finite, np.array([alpha, 1.0 - alpha]))
+    return float(low), float(high), n_degenerate
 
 
 def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> dict[str, float]:
@@ -117,19 +131,21 @@ def spearman_with_ci(
     x, y: [n] paired observations (e.g. model similarity and MEN score of n concept pairs).
     The estimate and p-value are `spearman`'s. The CI resamples pairs (scipy.stats.bootstrap,
     paired=True) with the *percentile* method, which works with ties; BCa does not (see
-    BOOTSTRAP_METHOD). A CI is NaN, with a logged warning, when a resample is degenerate.
+    BOOTSTRAP_METHOD). A degenerate resample (x or y constant in it: Spearman undefined) is
+    skipped and counted in n_degenerate_resamples; the CI is the percentile interval of the rest.
 
-    Returns dict(n, spearman, p_value, ci_low, ci_high); all but n are NaN, with the reason
-    logged, when n < 3, x or y is constant, or either holds a NaN.
+    Returns dict(n, spearman, p_value, ci_low, ci_high, n_degenerate_resamples); all but n and
+    n_degenerate_resamples (0) are NaN, with the reason logged, when n < 3, x or y is constant,
+    or either holds a NaN.
     """
-    result = {**spearman(x, y), "ci_low": np.nan, "ci_high": np.nan}
+    result = {**spearman(x, y), "ci_low": np.nan, "ci_high": np.nan, "n_degenerate_resamples": 0}
     if np.isnan(result["spearman"]):
         return result
     data = (_as_float_1d(x, "x"), _as_float_1d(y, "y"))
-    low, high = _bootstrap_ci(
+    low, high, n_degenerate = _bootstrap_ci(
         data, _spearman_along_last_axis, n_resamples, seed, confidence_level, paired=True
     )
-    result.update(ci_low=low, ci_high=high)
+    result.update(ci_low=low, ci_high=high, n_degenerate_resamples=n_degenerate)
     return result
 
 
@@ -235,7 +251,7 @@ def _mean_with_ci(
     if np.all(values == values[0]):
         row.update(ci_low=float(values[0]), ci_high=float(values[0]))
         return row
-    low, high = _bootstrap_ci((values,), _mean_along_axis, n_resamples, seed, confidence_level, paired=False)
+    low, high, _ = _bootstrap_ci((values,), _mean_along_axis, n_resamples, seed, confidence_level, paired=False)
     row.update(ci_low=low, ci_high=high)
     return row
 
@@ -265,3 +281,48 @@ def mean_ci_table(
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key)), **_mean_with_ci(values, n_resamples, seed, confidence_level)})
     return pd.DataFrame(rows, columns=[*by, "mean", "ci_low", "ci_high", "n"])
+
+
+#: The columns fold_summary adds after the group keys (then the carried columns).
+FOLD_SUMMARY_COLUMNS = ["mean", "sd", "min", "max", "n_folds"]
+
+
+def fold_summary(
+    df: pd.DataFrame,
+    by: list[str],
+    value: str,
+    *,
+    carry: dict[str, str] | None = None,
+    fold: str = "fold",
+) -> pd.DataFrame:
+    """Mean of `value` over folds with the fold-to-fold spread, per group of `by`.
+
+    df: a tidy table with one row per (group, fold). Columns: by..., mean, sd (ddof=1; NaN for
+    one fold), min, max, n_folds (folds with a defined value; NaN values are left out), then
+    ci_low and ci_high when df has them (the mean over folds of each fold's CI bounds: the CI of
+    a typical single fold, not a CI of the fold mean), then each column of `carry` aggregated
+    over folds with its pandas aggregation name (e.g. {"n_empty_union": "mean"}).
+    ValueError when a column is missing or a group repeats a fold.
+    """
+    carry = dict(carry or {})
+    ci = [c for c in ("ci_low", "ci_high") if c in df.columns]
+    missing = [c for c in [*by, fold, value, *carry] if c not in df.columns]
+    if missing:
+        raise ValueError(f"fold_summary: column(s) {missing} not in the table (has {list(df.columns)})")
+    repeated = df.duplicated([*by, fold])
+    if repeated.any():
+        raise ValueError(
+            f"fold_summary: {int(repeated.sum())} row(s) repeat a fold of their group {by}: "
+            f"e.g. {df.loc[repeated, [*by, fold]].iloc[0].to_dict()}"
+        )
+    aggregations = {
+        "mean": (value, "mean"),
+        "sd": (value, "std"),
+        "min": (value, "min"),
+        "max": (value, "max"),
+        "n_folds": (value, "count"),
+        **{c: (c, "mean") for c in ci},
+        **{c: (c, how) for c, how in carry.items()},
+    }
+    summary = df.groupby(by, sort=True, dropna=False).agg(**aggregations).reset_index()
+    return summary[[*by, *FOLD_SUMMARY_COLUMNS, *ci, *carry]]

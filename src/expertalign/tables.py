@@ -8,6 +8,16 @@ Centring of the "cosine_centered" measure (paper App. B, "AP - 0.5"): every scor
 on its chance level, CHANCE_CENTER: 0.5 for ap (as the paper), 0.5 for auroc (its chance level
 whatever the class balance) and 0 for ap_normalized (already (AP - r) / (1 - r), chance 0), so
 for ap_normalized the centred cosine equals the raw one.
+
+Empty sets, one rule everywhere: the Jaccard of two empty expert sets (an empty union) is 0,
+in alignment, checkpoint and fold stability alike, and the number of such pairs is reported
+beside each result (n_empty_union, or the empty_union flag of a per-concept row).
+
+Fold summaries (the *_summary builders): every per-fold table is also summarised over folds,
+per condition: mean, sd (ddof=1), min and max over folds and n_folds (expertalign.stats
+fold_summary), with ci_low/ci_high = the mean over folds of each fold's bootstrap CI bounds
+(the CI of one typical fold; folds share sentences, so their estimates are not independent
+samples and no CI of the fold mean is claimed).
 """
 
 from __future__ import annotations
@@ -34,14 +44,15 @@ from expertalign.similarity import (
     pair_similarities,
     pairs_present,
 )
-from expertalign.stats import partial_spearman, spearman, spearman_with_ci
+from expertalign.stats import fold_summary, mean_ci_table, partial_spearman, spearman, spearman_with_ci
 
 log = logging.getLogger(__name__)
 
 CHANCE_CENTER = {"ap": 0.5, "auroc": 0.5, "ap_normalized": 0.0}
 
 _RUN = ["model", "checkpoint", "fold", "score"]
-_CORRELATION = ["n_pairs", "spearman", "p_value", "ci_low", "ci_high"]
+_CORRELATION = ["n_pairs", "spearman", "p_value", "ci_low", "ci_high", "n_degenerate_resamples"]
+_FOLD_SUMMARY = ["mean", "sd", "min", "max", "n_folds"]
 TABLE_COLUMNS: dict[str, list[str]] = {
     "alignment": [
         *_RUN,
@@ -53,6 +64,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "p_value",
         "ci_low",
         "ci_high",
+        "n_degenerate_resamples",
     ],
     "lexical_baseline": ["measure", "weighting", *_CORRELATION],
     "partial_alignment": [*_RUN, "tau", "n_pairs", "spearman", "partial_spearman", "p_value"],
@@ -70,6 +82,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "tau",
         "concept",
         "jaccard",
+        "empty_union",
     ],
     "layer_distribution": [
         *_RUN,
@@ -92,6 +105,67 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "fold_a",
         "fold_b",
         "jaccard",
+        "empty_union",
+    ],
+    "alignment_summary": [
+        "model",
+        "checkpoint",
+        "score",
+        "measure",
+        "tau",
+        *_FOLD_SUMMARY,
+        "ci_low",
+        "ci_high",
+        "n_pairs",
+        "n_empty_union",
+        "n_degenerate_resamples",
+    ],
+    "expert_counts_summary": [
+        "model",
+        "checkpoint",
+        "score",
+        "tau",
+        *_FOLD_SUMMARY,
+        "ci_low",
+        "ci_high",
+        "n_concepts",
+    ],
+    "checkpoint_stability_summary": [
+        "model",
+        "checkpoint",
+        "next_checkpoint",
+        "score",
+        "tau",
+        *_FOLD_SUMMARY,
+        "ci_low",
+        "ci_high",
+        "n_concepts",
+        "n_empty_union",
+    ],
+    "hierarchy_summary": [
+        "model",
+        "checkpoint",
+        "score",
+        "tau",
+        "domain",
+        *_FOLD_SUMMARY,
+        "baseline1",
+        "baseline2",
+        "n_empty_intersection",
+    ],
+    "hierarchy_tests_summary": [
+        "model",
+        "checkpoint",
+        "score",
+        "tau",
+        "baseline",
+        "n_folds",
+        "mean_real",
+        "mean_baseline",
+        "statistic",
+        "p_median",
+        "p_min",
+        "p_max",
     ],
 }
 
@@ -361,7 +435,7 @@ def checkpoint_stability_rows(
     score: str,
 ) -> pd.DataFrame:
     """checkpoint_stability.csv rows (paper Fig. 6): Jaccard of each concept's expert set between
-    consecutive checkpoints in `order` (NaN when both sets are empty)."""
+    consecutive checkpoints in `order` (0, and empty_union True, when both sets are empty)."""
     return _finish(
         checkpoint_stability(scores_by_checkpoint, order, taus),
         "checkpoint_stability",
@@ -403,7 +477,7 @@ def fold_stability_rows(
     score: str,
 ) -> pd.DataFrame:
     """fold_stability.csv rows (paper Fig. 1): Jaccard of each concept's expert sets for every
-    pair of folds of one (P, N) setting (NaN when both sets are empty)."""
+    pair of folds of one (P, N) setting (0, and empty_union True, when both sets are empty)."""
     return _finish(
         fold_stability(scores_by_fold, taus),
         "fold_stability",
@@ -413,3 +487,166 @@ def fold_stability_rows(
         negative_size=negative_size,
         score=score,
     )
+
+
+# ----------------------------------------------------------------------------- fold summaries
+
+
+def alignment_summary(alignment: pd.DataFrame) -> pd.DataFrame:
+    """alignment_summary.csv (Fig. 2, 3, 8): Spearman with MEN over folds, per model, checkpoint,
+    score, measure and tau.
+
+    mean/sd/min/max/n_folds of spearman over folds, ci_low/ci_high the mean per-fold bootstrap
+    CI bounds (module docstring); n_pairs and n_empty_union are means per fold,
+    n_degenerate_resamples the total over folds.
+    """
+    summary = fold_summary(
+        alignment,
+        ["model", "checkpoint", "score", "measure", "tau"],
+        "spearman",
+        carry={"n_pairs": "mean", "n_empty_union": "mean", "n_degenerate_resamples": "sum"},
+    )
+    return _finish(summary, "alignment_summary")
+
+
+def concept_mean_by_fold(
+    df: pd.DataFrame,
+    by: list[str],
+    value: str,
+    *,
+    n_resamples: int,
+    seed: int,
+    confidence_level: float = 0.95,
+    flag: str | None = None,
+) -> pd.DataFrame:
+    """Mean of `value` over concepts per group of `by` and fold, with its bootstrap CI over concepts.
+
+    df: one row per concept (and by..., fold). Returns DataFrame[by..., fold, mean, ci_low,
+    ci_high, n_concepts] (expertalign.stats.mean_ci_table), plus n_<flag> = the number of rows
+    whose boolean column `flag` is True (e.g. flag="empty_union" gives n_empty_union).
+    """
+    keys = [*by, "fold"]
+    table = mean_ci_table(df, keys, value, n_resamples, seed, confidence_level).rename(columns={"n": "n_concepts"})
+    if flag is None:
+        return table
+    if flag not in df.columns:
+        raise ValueError(f"concept_mean_by_fold: flag column {flag!r} not in the table (has {list(df.columns)})")
+    counts = df.groupby(keys, sort=True, dropna=False)[flag].sum().astype(int).rename(f"n_{flag}").reset_index()
+    return table.merge(counts, on=keys, how="left")
+
+
+def concept_mean_summary(
+    df: pd.DataFrame,
+    by: list[str],
+    value: str,
+    *,
+    n_resamples: int,
+    seed: int,
+    confidence_level: float = 0.95,
+    flag: str | None = None,
+) -> pd.DataFrame:
+    """Per group of `by`: the mean over concepts of `value` in each fold, summarised over folds.
+
+    Returns DataFrame[by..., mean, sd, min, max, n_folds, ci_low, ci_high, n_concepts(, n_<flag>)]:
+    mean/sd/min/max over folds of the per-fold concept means (concept_mean_by_fold), the mean
+    per-fold bootstrap CI bounds, and n_concepts (n_<flag>) as means per fold.
+    """
+    per_fold = concept_mean_by_fold(
+        df, by, value, n_resamples=n_resamples, seed=seed, confidence_level=confidence_level, flag=flag
+    )
+    carry = {"n_concepts": "mean", **({f"n_{flag}": "mean"} if flag else {})}
+    return fold_summary(per_fold, by, "mean", carry=carry)
+
+
+def expert_count_summary(
+    expert_counts: pd.DataFrame, *, n_resamples: int, seed: int, confidence_level: float = 0.95
+) -> pd.DataFrame:
+    """expert_counts_summary.csv (Fig. 5): experts per concept (mean over concepts) over folds,
+    per model, checkpoint, score and tau (concept_mean_summary of n_experts)."""
+    summary = concept_mean_summary(
+        expert_counts,
+        ["model", "checkpoint", "score", "tau"],
+        "n_experts",
+        n_resamples=n_resamples,
+        seed=seed,
+        confidence_level=confidence_level,
+    )
+    return _finish(summary, "expert_counts_summary")
+
+
+def checkpoint_stability_summary(
+    checkpoint_stability: pd.DataFrame, *, n_resamples: int, seed: int, confidence_level: float = 0.95
+) -> pd.DataFrame:
+    """checkpoint_stability_summary.csv (Fig. 6): Jaccard between consecutive checkpoints (mean
+    over concepts, empty unions counted as 0) over folds; n_empty_union = such concepts per fold."""
+    summary = concept_mean_summary(
+        checkpoint_stability,
+        ["model", "checkpoint", "next_checkpoint", "score", "tau"],
+        "jaccard",
+        n_resamples=n_resamples,
+        seed=seed,
+        confidence_level=confidence_level,
+        flag="empty_union",
+    )
+    return _finish(summary, "checkpoint_stability_summary")
+
+
+def hierarchy_summary(hierarchy: pd.DataFrame) -> pd.DataFrame:
+    """hierarchy_summary.csv (Table 2): each domain's overlap (percent) over folds, with the
+    baselines' means over folds and n_empty_intersection = folds where the sub-ordinates share
+    no expert (overlap 0 there)."""
+    summary = fold_summary(
+        hierarchy,
+        ["model", "checkpoint", "score", "tau", "domain"],
+        "overlap",
+        carry={"baseline1": "mean", "baseline2": "mean", "empty_intersection": "sum"},
+    )
+    summary = summary.rename(columns={"empty_intersection": "n_empty_intersection"})
+    return _finish(summary.astype({"n_empty_intersection": int}), "hierarchy_summary")
+
+
+def hierarchy_test_summary(hierarchy_tests: pd.DataFrame) -> pd.DataFrame:
+    """hierarchy_tests_summary.csv (Table 2): the per-fold permutation tests of real vs each
+    baseline, over folds: n_folds, the mean of mean_real, mean_baseline and statistic, and the
+    median, min and max of the folds' p-values."""
+    keys = ["model", "checkpoint", "score", "tau", "baseline"]
+    missing = [c for c in [*keys, "fold", "mean_real", "mean_baseline", "statistic", "p_value"]
+               if c not in hierarchy_tests.columns]
+    if missing:
+        raise ValueError(f"hierarchy_tests table lacks column(s) {missing}")
+    summary = (
+        hierarchy_tests.groupby(keys, sort=True, dropna=False)
+        .agg(
+            n_folds=("fold", "nunique"),
+            mean_real=("mean_real", "mean"),
+            mean_baseline=("mean_baseline", "mean"),
+            statistic=("statistic", "mean"),
+            p_median=("p_value", "median"),
+            p_min=("p_value", "min"),
+            p_max=("p_value", "max"),
+        )
+        .reset_index()
+    )
+    return _finish(summary, "hierarchy_tests_summary")
+
+
+#: Builder of each summary table from its per-fold table (the summaries that need resampling
+#: take n_resamples, seed and confidence_level).
+FOLD_SUMMARIES = {
+    "alignment": alignment_summary,
+    "expert_counts": expert_count_summary,
+    "checkpoint_stability": checkpoint_stability_summary,
+    "hierarchy": hierarchy_summary,
+    "hierarchy_tests": hierarchy_test_summary,
+}
+RESAMPLED_SUMMARIES = ("expert_counts", "checkpoint_stability")
+
+
+def summarise_folds(name: str, table: pd.DataFrame, *, n_resamples: int, seed: int,
+                    confidence_level: float = 0.95) -> pd.DataFrame:
+    """The {name}_summary table of a gathered per-fold table `name` (FOLD_SUMMARIES)."""
+    if name not in FOLD_SUMMARIES:
+        raise ValueError(f"no fold summary for table {name!r}; expected one of {sorted(FOLD_SUMMARIES)}")
+    if name in RESAMPLED_SUMMARIES:
+        return FOLD_SUMMARIES[name](table, n_resamples=n_resamples, seed=seed, confidence_level=confidence_level)
+    return FOLD_SUMMARIES[name](table)
