@@ -186,7 +186,7 @@ def test_plot_stability_draws_one_line_per_source_with_its_type_token_ratio(tmp_
     sources = {"gpt-4": 0.6, "mistral": 0.2}  # mean Jaccard of each source's rows
     rows = [dict(model="gpt2", checkpoint="final", source=source, positive_size=10, negative_size=25,
                  score="ap", tau=tau, concept=concept, fold_a=0, fold_b=1,
-                 jaccard=level + 0.1 * float(rng.uniform()))
+                 jaccard=level + 0.1 * float(rng.uniform()), empty_union=False)
             for source, level in sources.items() for tau in TAUS for concept in CONCEPTS]
     df = pd.DataFrame(rows)
     diversity = pd.DataFrame(dict(source=["gpt-4", "gpt-4", "mistral"], concept=["a-n", "b-n", "a-n"],
