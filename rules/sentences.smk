@@ -60,6 +60,7 @@ rule folds:
         negative_size=config["folds"]["negative_size"],
         seed=config["folds"]["seed"],
         allow_small_pool=config["folds"]["allow_small_pool"],
+        negative_pool_size=config["folds"]["negative_pool_size"],
     log:
         "logs/folds/fold{fold}.log",
     script:
@@ -93,6 +94,7 @@ rule pilot_folds:
         negative_size=pilot_negative_size,
         seed=config["folds"]["seed"],
         allow_small_pool=config["folds"]["allow_small_pool"],
+        negative_pool_size=config["folds"]["negative_pool_size"],
     log:
         "logs/pilot_folds/P{P}_N{N}/fold{fold}.log",
     script:
