@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.metrics import average_precision_score
 
 from expertalign.expertise import auroc, average_precision, normalized_ap
@@ -106,13 +107,19 @@ def test_concept_chunks_fill_the_budget_in_order():
     assert concept_chunks([], row_bytes=10, budget_bytes=50) == []
 
 
-def test_scores_do_not_depend_on_how_concepts_are_grouped(setup, result):
-    """One concept per forward (tiny budget) or all concepts in shared batches: the same scores."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_scores_do_not_depend_on_how_concepts_are_grouped(setup, result, threads):
+    """One concept per forward (tiny budget) or all concepts in shared batches, left or right padded,
+    on 1 or 2 threads: the same scores as one sentence at a time."""
     model, tokenizer, modules, pool, fold = setup
-    for budget, batch_size in ((1, 4), (10**9, 16)):
-        timer = StageTimer()
-        grouped = extract_scores(model, tokenizer, modules, pool, fold, CONCEPTS, batch_size=batch_size,
-                                 max_length=64, device="cpu", timer=timer, progress=False, budget_bytes=budget)
+    torch.set_num_threads(threads)
+    for budget, batch_size, padding_side in ((1, 4, "right"), (10**9, 16, "left")):
+        tokenizer.padding_side = padding_side
+        try:
+            grouped = extract_scores(model, tokenizer, modules, pool, fold, CONCEPTS, batch_size=batch_size,
+                                     max_length=64, device="cpu", progress=False, budget_bytes=budget)
+        finally:
+            tokenizer.padding_side = "right"
         np.testing.assert_allclose(grouped["ap"], result["ap"], atol=1e-6)
         np.testing.assert_allclose(grouped["auroc"], result["auroc"], atol=1e-6)
         np.testing.assert_array_equal(grouped["n_pos"], result["n_pos"])
