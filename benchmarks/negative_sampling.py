@@ -119,7 +119,7 @@ def main() -> None:
     }
     write_json(report, args.out)
     for scheme, stats_ in report["schemes"].items():
-        log.info("%s: mean %.3f, sd %.3f, %.3f-%.3f", scheme, stats_["mean"], stats_["sd"], stats_["min"], stats_["max"])
+        log.info("%s: mean %.3f, sd %.3f, %.3f-%.3f", scheme, *(stats_[k] for k in ("mean", "sd", "min", "max")))
     log.info("sd ratio per_concept / shared_first_n: %.2f -> %s", report["sd_ratio"], args.out)
 
 

@@ -109,8 +109,9 @@ def test_negative_pool_size_all_and_bad_values():
     assert whole["negative_pool"] == list(range(40)) and whole["negative_pool_size"] == 40
     (capped,) = make_folds(owner, ["a-n", "b-n", "c-n", "d-n"], 5, 15, n_folds=1, seed=0)  # 10 N > 40: all
     assert capped["negative_pool_size"] == 40
+    too_small = r"negative pool of 24 sentences .* smaller than negative_size 15 \+ the largest pool 10"
     for bad, message in ((0, "integer >= 1"), ("most", "integer >= 1"), (41, "exceeds the 40 sentences"),
-                         (24, r"negative pool of 24 sentences .* smaller than negative_size 15 \+ the largest pool 10")):
+                         (24, too_small)):
         with pytest.raises(FoldError, match=message):
             make_folds(owner, ["a-n", "b-n", "c-n", "d-n"], 5, 15, n_folds=1, seed=0, negative_pool_size=bad)
 
