@@ -88,7 +88,7 @@ def extraction_run(shape: str, device: torch.device, tokenizer, args) -> dict:
     n_units = len(unit_table(model, modules))
     pool = synthetic_pool(tokenizer, max(args.pool_concepts, args.concepts), args.positive, args.seed)
     fold = make_folds(pool.set_index("sentence_id")["concept"], sorted(pool.concept.unique()), args.positive,
-                      args.negative, 1, args.seed)[0]
+                      args.negative, 1, args.seed, negative_pool_size=args.negative_pool)[0]
     concepts = sorted(pool.concept.unique())[: args.concepts]
     timer = StageTimer()
     result = extract_scores(model, tokenizer, modules, pool, fold, concepts, batch_size=args.batch_size,
@@ -123,6 +123,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--positive", type=int, default=400)
     parser.add_argument("--negative", type=int, default=1000)
+    parser.add_argument("--negative-pool", type=int, default=None,
+                        help="M, sentences of the fold's negative pool (default 10 x N, as folds.negative_pool_size)")
     parser.add_argument("--concepts", type=int, default=4, help="concepts scored")
     parser.add_argument("--pool-concepts", type=int, default=100,
                         help="concepts in the sentence pool: with many, a concept's own sentences are rare among "

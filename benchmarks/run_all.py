@@ -8,6 +8,8 @@ and GPU results recorded on different machines sit side by side).
     python benchmarks/run_all.py --skip-ap       # e.g. on a GPU machine: extraction only
     python benchmarks/run_all.py --default-run   # also the README's main job, timed end to end
     python benchmarks/run_all.py --parse-time    # also snakemake -n's start-up, parse and DAG time
+    python benchmarks/run_all.py --negatives     # also AP cost and alignment spread of the negative sampling
+    python benchmarks/run_all.py --skip-ap --skip-extraction   # only rewrite the table from the JSON files
 """
 
 from __future__ import annotations
@@ -83,6 +85,29 @@ def parse_time_rows(result: dict) -> list[str]:
     ]
 
 
+def ap_negatives_rows(result: dict) -> list[str]:
+    return [
+        f"| AP per concept, {result['units']:,} units, P={result['positives']}, N={result['negatives']}: one shared "
+        f"set of N vs each concept's own N from a pool of M={result['negative_pool']:,} | CPU ({result['cpu_count']} "
+        f"cores) | shared {result['shared_per_concept_s']:.2f} s; own negatives {result['own_per_concept_s']:.2f} s "
+        f"(**{result['ratio']:.2f}x**, target <= 2x) | median of {result['concepts']} concepts, interleaved; "
+        f"load avg {result['load_average_before']:.1f} |"
+    ]
+
+
+def negative_sampling_rows(result: dict) -> list[str]:
+    schemes = "; ".join(
+        f"{name}: mean {s['mean']:.3f}, sd {s['sd']:.3f} ({s['min']:.3f}-{s['max']:.3f})"
+        for name, s in result["schemes"].items()
+    )
+    return [
+        f"| alignment spread, embedded default ({result['model']} {result['checkpoint']}, {result['concepts']} "
+        f"concepts, P={result['positive_size']}, N={result['negative_size']}, M={result['negative_pool_size']}), "
+        f"Jaccard tau={result['tau']} vs MEN {result['men_split']}, {result['folds']} folds | CPU "
+        f"({result['cpu_count']} cores) | {schemes} | **sd ratio {result['sd_ratio']:.2f}** (target <= 0.5) |"
+    ]
+
+
 def table() -> str:
     lines = ["| benchmark | machine | result | notes |", "| --- | --- | --- | --- |"]
     ap = RESULTS / "ap_cpu.json"
@@ -90,6 +115,9 @@ def table() -> str:
         lines += ap_rows(json.loads(ap.read_text()))
     for path in sorted(RESULTS.glob("extraction_*.json")):
         lines += extraction_rows(json.loads(path.read_text()))
+    for name, rows in (("ap_negatives.json", ap_negatives_rows), ("negative_sampling.json", negative_sampling_rows)):
+        if (RESULTS / name).is_file():
+            lines += rows(json.loads((RESULTS / name).read_text()))
     default = RESULTS / "default_run.json"
     if default.is_file():
         lines += default_run_rows(json.loads(default.read_text()))
@@ -134,6 +162,8 @@ def main() -> None:
     parser.add_argument("--default-run", action="store_true",
                         help="also time the README's main job end to end (about 10 minutes on 2 cores)")
     parser.add_argument("--parse-time", action="store_true", help="also time snakemake -n on both configs")
+    parser.add_argument("--negatives", action="store_true",
+                        help="also the negative-sampling benchmarks: AP cost per concept and alignment over 8 folds")
     args, extraction_args = parser.parse_known_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if not args.skip_ap:
@@ -145,6 +175,9 @@ def main() -> None:
         run("default_run.py", "--out", str(RESULTS / "default_run.json"))
     if args.parse_time:
         run("parse_time.py", "--out", str(RESULTS / "parse_time.json"))
+    if args.negatives:
+        run("ap_negatives.py", "--out", str(RESULTS / "ap_negatives.json"))
+        run("negative_sampling.py", "--out", str(RESULTS / "negative_sampling.json"))
     body = table()
     print(body)
     write_readme(body)

@@ -65,6 +65,7 @@ rule folds:
         negative_size=config["folds"]["negative_size"],
         seed=config["folds"]["seed"],
         allow_small_pool=config["folds"]["allow_small_pool"],
+        negative_pool_size=config["folds"]["negative_pool_size"],
     log:
         "logs/folds/fold{fold}.log",
     conda:
@@ -145,6 +146,7 @@ rule pilot_folds:
         negative_size=pilot_negative_size,
         seed=config["folds"]["seed"],
         allow_small_pool=config["folds"]["allow_small_pool"],
+        negative_pool_size=config["folds"]["negative_pool_size"],
     log:
         "logs/pilot_folds/{source}/P{P}_N{N}/fold{fold}.log",
     conda:

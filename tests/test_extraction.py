@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.metrics import average_precision_score
 
 from expertalign.expertise import auroc, average_precision, normalized_ap
@@ -16,17 +17,17 @@ from expertalign.extraction import (
     fold_sentence_ids,
     load_scores,
     merge_scores,
-    negative_edits,
+    negative_rows,
     read_scores,
     save_scores,
 )
-from expertalign.folds import negatives_for
+from expertalign.folds import draw_fold, negatives_for
 from expertalign.models import load_model, select_modules
 from expertalign.responses import record_responses
 from tiny_models import TEXT, build_tiny_model
 
 CONCEPTS = ["cat-n", "dog-n", "horse-n", "boat-n", "train-n", "rain-n"]
-POOL_SIZE, P, N = 10, 6, 20
+POOL_SIZE, P, N, M = 10, 6, 20, 40
 
 
 def make_pool(seed: int = 0) -> pd.DataFrame:
@@ -45,15 +46,9 @@ def make_pool(seed: int = 0) -> pd.DataFrame:
 
 
 def make_fold(pool: pd.DataFrame, seed: int = 0) -> dict:
-    """A fold by the contract: P positives per concept, a negative pool of N + K ids."""
-    rng = np.random.default_rng(seed)
-    positives = {
-        concept: sorted(rng.choice(group.sentence_id.to_numpy(), P, replace=False).tolist())
-        for concept, group in pool.groupby("concept")
-    }
-    negative_pool = rng.permutation(len(pool))[: N + POOL_SIZE].tolist()
-    return {"fold": 0, "seed": seed, "positive_size": P, "negative_size": N, "negative_pool": negative_pool,
-            "positives": positives, "small_pools": []}
+    """A fold by the contract: P positives per concept, its own N negatives from a pool of M = 40."""
+    return draw_fold(pool.set_index("sentence_id")["concept"], CONCEPTS, P, N, fold=0, seed=seed,
+                     negative_pool_size=M)
 
 
 @pytest.fixture(scope="module")
@@ -74,23 +69,18 @@ def result(setup):
     return out
 
 
-def test_negative_edits_follow_the_fold_contract(setup):
-    _, _, _, pool, fold = setup
-    owners = pool.set_index("sentence_id")["concept"]
-    ids = np.asarray(fold["negative_pool"])
-    edited_somewhere = False
+def test_negative_rows_point_at_each_concepts_negatives(setup):
+    _, _, _, _, fold = setup
+    pool = np.asarray(fold["negative_pool"])
     for concept in CONCEPTS:
-        remove, add = negative_edits(fold, concept, owners)
-        kept = np.delete(ids[:N], remove)
-        assert sorted(np.r_[kept, ids[add]]) == sorted(negatives_for(fold, concept, owners))
-        assert len(remove) == len(add) and (owners[ids[remove]] == concept).all()
-        edited_somewhere |= len(remove) > 0
-    assert edited_somewhere
+        np.testing.assert_array_equal(pool[negative_rows(fold, concept)], negatives_for(fold, concept))
+    broken = {**fold, "negatives": {**fold["negatives"], "cat-n": [10**6] * N}}
+    with pytest.raises(ValueError, match="negatives of cat-n are not all in its sorted negative_pool"):
+        negative_rows(broken, "cat-n")
 
 
 def test_extraction_equals_naive_per_concept_computation(setup, result):
     model, tokenizer, modules, pool, fold = setup
-    owners = pool.set_index("sentence_id")["concept"]
     sentences = pool.sentence.to_numpy()
     assert result["concepts"] == CONCEPTS
     assert result["ap"].dtype == np.float32 and result["ap"].shape == (len(CONCEPTS), 448)
@@ -99,12 +89,12 @@ def test_extraction_equals_naive_per_concept_computation(setup, result):
     for row, concept in enumerate(CONCEPTS):
         pos = record_responses(model, tokenizer, list(sentences[fold["positives"][concept]]), modules,
                                batch_size=1, max_length=64, progress=False)
-        neg = record_responses(model, tokenizer, list(sentences[negatives_for(fold, concept, owners)]), modules,
+        neg = record_responses(model, tokenizer, list(sentences[negatives_for(fold, concept)]), modules,
                                batch_size=1, max_length=64, progress=False)
         np.testing.assert_allclose(result["ap"][row], average_precision(pos, neg).numpy(), atol=1e-6)
         np.testing.assert_allclose(result["auroc"][row], auroc(pos, neg).numpy(), atol=1e-6)
         labels = np.r_[np.ones(P), np.zeros(N)]
-        for unit in (0, 200, 447):
+        for unit in range(pos.shape[1]):  # each concept's own negatives, ties included
             expected = average_precision_score(labels, np.r_[pos[:, unit].numpy(), neg[:, unit].numpy()])
             assert abs(result["ap"][row, unit] - expected) <= 1e-6
     assert set(result["timer"].seconds) == {"forward_negatives", "forward_positives", "ap"}
@@ -117,13 +107,19 @@ def test_concept_chunks_fill_the_budget_in_order():
     assert concept_chunks([], row_bytes=10, budget_bytes=50) == []
 
 
-def test_scores_do_not_depend_on_how_concepts_are_grouped(setup, result):
-    """One concept per forward (tiny budget) or all concepts in shared batches: the same scores."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_scores_do_not_depend_on_how_concepts_are_grouped(setup, result, threads):
+    """One concept per forward (tiny budget) or all concepts in shared batches, left or right padded,
+    on 1 or 2 threads: the same scores as one sentence at a time."""
     model, tokenizer, modules, pool, fold = setup
-    for budget, batch_size in ((1, 4), (10**9, 16)):
-        timer = StageTimer()
-        grouped = extract_scores(model, tokenizer, modules, pool, fold, CONCEPTS, batch_size=batch_size,
-                                 max_length=64, device="cpu", timer=timer, progress=False, budget_bytes=budget)
+    torch.set_num_threads(threads)
+    for budget, batch_size, padding_side in ((1, 4, "right"), (10**9, 16, "left")):
+        tokenizer.padding_side = padding_side
+        try:
+            grouped = extract_scores(model, tokenizer, modules, pool, fold, CONCEPTS, batch_size=batch_size,
+                                     max_length=64, device="cpu", progress=False, budget_bytes=budget)
+        finally:
+            tokenizer.padding_side = "right"
         np.testing.assert_allclose(grouped["ap"], result["ap"], atol=1e-6)
         np.testing.assert_allclose(grouped["auroc"], result["auroc"], atol=1e-6)
         np.testing.assert_array_equal(grouped["n_pos"], result["n_pos"])

@@ -38,18 +38,43 @@ def manual_pooled(model, tokenizer, sentence: str, module: str, pooling: str) ->
     return {"max": tokens.max(0).values, "mean": tokens.mean(0), "last": tokens[-1]}[pooling]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("padding_side", ["right", "left"])
-def test_response_does_not_depend_on_batch_or_padding(tiny, padding_side):
+def test_response_does_not_depend_on_batch_padding_or_threads(tiny, padding_side, threads):
+    """Bit for bit: the same responses alone, in batches of 5 or 32, left or right padded, on 1 or 2 threads."""
     model, tokenizer, modules = tiny
-    tokenizer.padding_side = padding_side
+    weights = {name: value.clone() for name, value in model.state_dict().items()}
+    torch.set_num_threads(threads)
     batch = sentences(33)
-    together = record_responses(model, tokenizer, batch, modules, batch_size=32, progress=False)
-    alone = torch.cat([record_responses(model, tokenizer, [s], modules, batch_size=1, progress=False)
-                       for s in batch[:6]])
-    tokenizer.padding_side = "right"
-    assert together.shape == (33, sum(module_widths(model, modules)))
-    assert together.dtype == torch.float32 and together.device.type == "cpu"
-    torch.testing.assert_close(together[:6], alone, atol=1e-5, rtol=0)
+    alone = record_responses(model, tokenizer, batch, modules, batch_size=1, progress=False)
+    tokenizer.padding_side = padding_side
+    try:
+        together = {size: record_responses(model, tokenizer, batch, modules, batch_size=size, progress=False)
+                    for size in (5, 32)}
+    finally:
+        tokenizer.padding_side = "right"
+    assert alone.shape == (33, sum(module_widths(model, modules)))
+    assert alone.dtype == torch.float32 and alone.device.type == "cpu"
+    for responses in together.values():
+        assert torch.equal(responses, alone)
+    state = model.state_dict()
+    assert all(state[name].dtype == value.dtype and torch.equal(state[name], value) for name, value in weights.items())
+
+
+def test_first_token_ties_of_a_causal_model_hold_across_batches(tmp_path):
+    """Sentences that start with the same token share a causal LM's first-token outputs; where max
+    pooling picks that token, their responses tie, and must tie whichever batches they run in."""
+    path = build_tiny_model("gpt_neox", tmp_path, seed=2)
+    model, tokenizer = load_model(str(path), device="cpu")
+    modules = select_modules(model)
+    batch = ["the " + s for s in sentences(24, seed=5)]
+    alone = record_responses(model, tokenizer, batch, modules, batch_size=1, progress=False)
+    mixed = record_responses(model, tokenizer, batch, modules, batch_size=7, progress=False)
+    first = record_responses(model, tokenizer, ["the"] * 2, modules, batch_size=1, progress=False)[0]
+    at_first = alone == first  # [sentences, units]: the maximum sits on the shared first token
+    tied_units = (at_first.sum(dim=0) >= 2).sum().item()
+    assert 0 < tied_units < alone.shape[1]
+    assert torch.equal(mixed, alone)
 
 
 @pytest.mark.parametrize("pooling", ["max", "mean", "last"])

@@ -8,7 +8,7 @@ fp_i = #negatives >= v_i (ties included). Then, exactly as scikit-learn:
 - ``roc_auc_score`` = sum_i (#neg < v_i + 0.5 * #neg == v_i) / (n_pos * n_neg)
 
 Both only need, per unit, the negatives sorted once and a binary search of each positive among
-them (``searchsorted``), so a pool of negatives shared by many concepts is sorted once
+them (``searchsorted``), so negatives scored against several sets of positives are sorted once
 (:class:`SortedNegatives`). Units are processed in chunks to bound memory; on CPU the rows are
 sorted with NumPy (several times faster than ``torch.sort`` there) and chunks run on a thread
 pool; on GPU everything stays in torch on the input's device.
@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 CPU_CHUNK_BYTES = 64 * 2**20  # working memory per CPU worker (small chunks stay cache-friendlier)
-MAX_EDITED_ROWS = 4  # removed + added negatives counted one by one; more: the edited pool is re-sorted
 SEARCH_LOOP_MIN_WORK = 1024  # binary-search steps per unit above which NumPy's per-unit loop wins
 TRANSPOSE_BLOCK = 256  # rows per block of the CPU transposing copy
 BACKENDS = ("auto", "numpy", "torch")
@@ -159,18 +158,11 @@ def _true_positives_numpy(sorted_pos: np.ndarray) -> np.ndarray:
     return true_pos
 
 
-def _score_chunk_numpy(
-    sorted_neg: torch.Tensor, sorted_pos: torch.Tensor, edits: list[tuple[torch.Tensor, int]], n_neg: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _score_chunk_numpy(sorted_neg: torch.Tensor, sorted_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(AP, AUROC) [units] float64 of one chunk on CPU, in NumPy (see :func:`_score_chunk_torch`)."""
     pos = sorted_pos.numpy()
+    n_neg = sorted_neg.shape[1]
     less, less_equal = _counts_numpy(sorted_neg.numpy(), pos)
-    if edits:
-        less, less_equal = less.copy(), less_equal.copy()  # may be one array; edited in place below
-    for row, sign in edits:
-        column, update = row.numpy()[:, None], np.add if sign > 0 else np.subtract
-        update(less, column < pos, out=less)
-        update(less_equal, column <= pos, out=less_equal)
     n_pos = pos.shape[1]
     true_pos = _true_positives_numpy(pos)  # float32 holds these integers (< 2**24) exactly
     denominator = true_pos + np.float32(n_neg)
@@ -205,20 +197,13 @@ def _first_tie_torch(sorted_pos: torch.Tensor) -> torch.Tensor:
     return torch.where(starts, index, 0).cummax(dim=1).values
 
 
-def _score_chunk_torch(
-    sorted_neg: torch.Tensor, sorted_pos: torch.Tensor, edits: list[tuple[torch.Tensor, int]], n_neg: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _score_chunk_torch(sorted_neg: torch.Tensor, sorted_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(AP, AUROC) [units] float64 of one chunk of units, in torch on the tensors' device.
 
-    ``sorted_neg`` [units, n] and ``sorted_pos`` [units, n_pos] are row-sorted; ``edits`` lists
-    single negatives [units] with sign -1 (removed from the pool) or +1 (added); ``n_neg`` is the
-    resulting number of negatives.
+    ``sorted_neg`` [units, n_neg] and ``sorted_pos`` [units, n_pos] are row-sorted.
     """
+    n_neg = sorted_neg.shape[1]
     less, less_equal = _counts_torch(sorted_neg, sorted_pos)
-    for row, sign in edits:
-        column = row[:, None]
-        less = less + sign * (column < sorted_pos)
-        less_equal = less_equal + sign * (column <= sorted_pos)
     n_pos = sorted_pos.shape[1]
     true_pos = (n_pos - _first_tie_torch(sorted_pos)).float()  # exact: integers < 2**24
     precision = true_pos / (true_pos + (n_neg - less).float())
@@ -229,12 +214,9 @@ def _score_chunk_torch(
 
 
 class SortedNegatives:
-    """A pool of negative responses [n_neg, n_units], sorted once per unit, scored against many positives.
+    """Negative responses [n_neg, n_units], sorted once per unit, scored against one or more positive sets.
 
-    ``scores(pos, remove, add)`` gives exactly ``average_precision`` and ``auroc`` of ``pos``
-    against the negatives minus rows ``remove`` plus rows ``add``. Up to MAX_EDITED_ROWS edited
-    rows are counted one by one against the positives, without sorting again (a concept's own
-    sentences are rare among a fold's first N negatives); more, and the edited pool is sorted anew.
+    ``scores(pos)`` gives exactly ``average_precision`` and ``auroc`` of ``pos`` against them.
     ``backend``: ``numpy`` (CPU only), ``torch`` (any device) or ``auto`` (NumPy on CPU, torch
     elsewhere, the faster of the two measured on each).
     """
@@ -263,50 +245,20 @@ class SortedNegatives:
     def _chunk(self, values_per_unit: int) -> int:
         return self.chunk_size or _auto_chunk_size(self.device, values_per_unit)
 
-    def _removed_rows(self, remove) -> torch.Tensor:
-        """Validated row indices [k] (int64, on the pool's device) of negatives to leave out."""
-        index = torch.as_tensor(np.asarray([] if remove is None else remove), dtype=torch.long)
-        if index.dim() != 1 or (len(index) and (int(index.min()) < 0 or int(index.max()) >= self.n_neg)):
-            raise ValueError(f"remove must be row indices in [0, {self.n_neg}), got {remove!r}")
-        if len(torch.unique(index)) != len(index):
-            raise ValueError("remove has repeated row indices")
-        return index.to(self.device)
+    def scores(self, pos) -> tuple[torch.Tensor, torch.Tensor]:
+        """(AP, AUROC), each [n_units] float32 on the negatives' device, of ``pos`` [n_pos, n_units].
 
-    def _added_rows(self, add) -> torch.Tensor:
-        """Validated extra negatives [k, n_units] on the pool's device (finite, checked by row)."""
-        if add is None or not len(add):
-            return self.neg.new_empty(0, self.n_units)
-        added = _as_matrix(add, "add").to(device=self.device, dtype=self.neg.dtype)
-        if added.shape[1] != self.n_units:
-            raise ValueError(f"add has {added.shape[1]} units, the negatives {self.n_units}")
-        if not bool(torch.isfinite(added).all()):
-            raise ValueError("add contains NaN or inf")
-        return added
-
-    def scores(self, pos, remove=None, add=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(AP, AUROC), each [n_units] float32 on the pool's device, of ``pos`` [n_pos, n_units].
-
-        Negatives: this pool minus rows ``remove`` (indices into it) plus rows ``add`` [k, n_units].
-        AUROC is NaN when no negatives remain.
+        AUROC is NaN when there are no negatives.
         """
         pos = _as_matrix(pos, "pos").to(device=self.device, dtype=self.neg.dtype)
         if pos.shape[0] == 0:
             raise ValueError("pos has no rows: AP needs at least one positive")
         if pos.shape[1] != self.n_units:
             raise ValueError(f"pos has {pos.shape[1]} units, the negatives {self.n_units}")
-        removed, added = self._removed_rows(remove), self._added_rows(add)
-        if len(removed) + len(added) > MAX_EDITED_ROWS:
-            keep = torch.ones(self.n_neg, dtype=torch.bool, device=self.device)
-            keep[removed] = False
-            edited = torch.cat([self.neg[keep], added])
-            return SortedNegatives(edited, self.chunk_size, self.backend).scores(pos)
-        edits = [(self.neg[i], -1) for i in removed.tolist()] + [(row, 1) for row in added]
-        n_neg = self.n_neg - len(removed) + len(added)
         kernel = _score_chunk_numpy if self.backend == "numpy" else _score_chunk_torch
 
         def score(units: slice) -> tuple[torch.Tensor, torch.Tensor]:
-            chunk_edits = [(row[units], sign) for row, sign in edits]
-            return kernel(self.sorted[units], _unit_rows(pos, units, "pos"), chunk_edits, n_neg)
+            return kernel(self.sorted[units], _unit_rows(pos, units, "pos"))
 
         slices = _chunk_slices(self.n_units, self._chunk(pos.shape[0]))
         parts = _map_chunks(score, slices, self.device)

@@ -1,11 +1,11 @@
 """Expertise scores (AP, AUROC) of every unit for the concepts of one fold, and their score files.
 
-A job loads one model checkpoint, runs the fold's negative pool (all N + K sentences) through the
-model once, sorts the first N negatives per unit once, then streams concepts: run the concept's
-positives, and score them against the first N negatives minus the concept's own sentences plus
-the next foreign ones after N (the fold contract's rule, ``expertalign.folds.negatives_for``).
-Positives of several concepts share length-sorted batches while their responses fit a memory
-budget. A series of folds over the same concepts (the pilot sweep) runs each sentence once.
+A job loads one model checkpoint, runs the fold's negative pool (its M sentences) through the
+model once, then streams concepts: run the concept's positives, and score them against the
+responses of the concept's own N negatives (gathered from the pool's, sorted per unit; the fold
+contract, ``expertalign.folds``). Positives of several concepts share length-sorted batches while
+their responses fit a memory budget. A series of folds over the same concepts (the pilot sweep)
+runs each sentence once.
 
 Score file (npz): concepts [n_c] str, ap [n_c, n_units] float32, auroc [n_c, n_units] float32,
 n_pos [n_c] int64, n_neg [n_c] int64.
@@ -66,17 +66,14 @@ def _check_pool(pool: pd.DataFrame) -> None:
         raise ValueError("sentence pool: sentence_id must be 0..n-1 in row order")
 
 
-def negative_edits(fold: Mapping, concept: str, sentence_concepts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(remove, add): positions in the fold's negative pool that turn its first N into ``concept``'s negatives.
-
-    ``remove``: positions < N holding the concept's own sentences; ``add``: positions >= N of the
-    foreign sentences that replace them (the contract's "first N ids not its own").
-    """
+def negative_rows(fold: Mapping, concept: str) -> np.ndarray:
+    """Row indices [N] (int64) of ``concept``'s negatives in the fold's negative pool (its sorted ids)."""
     pool = np.asarray(fold["negative_pool"], dtype=np.int64)
-    size = fold["negative_size"]
-    chosen = np.isin(pool, negatives_for(fold, concept, sentence_concepts))
-    positions = np.arange(len(pool))
-    return positions[:size][~chosen[:size]], positions[size:][chosen[size:]]
+    negatives = negatives_for(fold, concept)
+    rows = np.searchsorted(pool, negatives)
+    if (rows >= len(pool)).any() or not np.array_equal(pool[np.minimum(rows, len(pool) - 1)], negatives):
+        raise ValueError(f"fold {fold['fold']}: negatives of {concept} are not all in its sorted negative_pool")
+    return rows
 
 
 def response_budget(device: torch.device) -> int:
@@ -168,7 +165,6 @@ def extract_scores(
     timer = timer or StageTimer()
     device = torch.device(device) if device is not None else input_device(model)
     sentences = pool["sentence"].to_numpy()
-    sentence_concepts = pool.set_index("sentence_id")["concept"]
     size = fold["negative_size"]
 
     def responses(ids: Sequence[int], bar: bool = False) -> torch.Tensor:
@@ -180,8 +176,6 @@ def extract_scores(
 
     with timer.stage("forward_negatives", device):
         negative_pool = responses(fold["negative_pool"], bar=progress)
-    with timer.stage("ap", device):
-        negatives = SortedNegatives(negative_pool[:size])
     n_units = negative_pool.shape[1]
     if budget_bytes is None:
         budget_bytes = response_budget(device)
@@ -196,9 +190,9 @@ def extract_scores(
             offsets = np.cumsum([0] + [counts[c] for c in chunk])
             for c, start, stop in zip(chunk, offsets[:-1], offsets[1:]):
                 with timer.stage("ap", device):
-                    remove, add = negative_edits(fold, concepts[c], sentence_concepts)
-                    concept_ap, concept_auroc = negatives.scores(chunk_positives[start:stop], remove=remove,
-                                                                 add=negative_pool[add])
+                    rows = torch.as_tensor(negative_rows(fold, concepts[c]), device=negative_pool.device)
+                    negatives = SortedNegatives(negative_pool[rows])
+                    concept_ap, concept_auroc = negatives.scores(chunk_positives[start:stop])
                     ap.append(concept_ap.float())  # stays on the device: one copy to the host at the end
                     auroc.append(concept_auroc.float())
                 bar.update(1)

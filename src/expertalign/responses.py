@@ -3,7 +3,7 @@
 The response of unit (module m, channel j) to a sentence is its output channel j pooled over the
 sentence's real tokens (padding masked out): ``max`` (the paper's), ``mean`` or ``last``. It does
 not depend on the batch a sentence is in, nor on left or right padding (position ids are derived
-from the attention mask).
+from the attention mask), bit for bit for float32 models on CPU (see :func:`batch_invariant_forward`).
 """
 
 from __future__ import annotations
@@ -119,6 +119,38 @@ def recording_hooks(model: PreTrainedModel, module_names: Sequence[str], hook_fn
             handle.remove()
 
 
+def _float32_on_cpu(model: PreTrainedModel) -> bool:
+    tensors = [*model.parameters(), *model.buffers()]
+    return all(t.device.type == "cpu" for t in tensors) and all(
+        t.dtype == torch.float32 for t in tensors if t.is_floating_point())
+
+
+@contextlib.contextmanager
+def batch_invariant_forward(model: PreTrainedModel) -> Iterator[None]:
+    """Run a float32 CPU ``model`` in float64 inside the block, then restore it bit for bit.
+
+    Why: CPU matrix kernels sum in an order that depends on how many rows they get (batch size x
+    padded length), so a float32 response moves by up to ~1e-7 with the batch its sentence is in.
+    Responses equal by construction (a causal LM's first-token output is the same for every
+    sentence that starts with that token; max pooling often picks it) then tie exactly within one
+    batch but not across batches, and AP scores ties differently (up to 0.2 on a tiny model). No
+    rounding grid cures that: a fixed grid still splits values that fall near its boundaries. In
+    float64 the kernels differ by ~1e-16 and the pooled responses, rounded to float32, agree
+    unless a value lies within ~1e-16 of a float32 rounding boundary (~1e-9 per value): scores no
+    longer depend on batch size, padding side or which concepts share a job. float32 -> float64
+    -> float32 is exact, so the model's weights are unchanged afterwards. Models on a GPU or in
+    bf16/fp16 run as loaded (their responses depend on batching at their own precision).
+    """
+    if not _float32_on_cpu(model):
+        yield
+        return
+    model.to(torch.float64)
+    try:
+        yield
+    finally:
+        model.to(torch.float32)
+
+
 def _check_sentences(sentences: Sequence[str]) -> None:
     for index, sentence in enumerate(sentences):
         if not isinstance(sentence, str) or not sentence.strip():
@@ -200,6 +232,8 @@ def record_responses(
     inputs go (default: the model's input embeddings); ``output_device``: where the result lives
     (cpu by default; the model's device keeps a GPU pipeline off the host). Sentences longer than
     ``max_length`` tokens (or the model's context) are truncated, with one warning giving the count.
+    A float32 model on CPU runs in float64 (:func:`batch_invariant_forward`), so responses do not
+    depend on batching.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -217,7 +251,8 @@ def record_responses(
     recorder = _BatchRecorder(module_names, widths, pooling, device)
     bar = tqdm(total=len(sentences), unit="sent", mininterval=PROGRESS_INTERVAL_S, disable=not progress,
                desc="responses")
-    with recording_hooks(model, module_names, recorder), torch.inference_mode(), bar:
+    with (recording_hooks(model, module_names, recorder), batch_invariant_forward(model), torch.inference_mode(),
+          bar):
         for batch in _batches_by_length(lengths, batch_size):
             encoding = tokenizer([sentences[i] for i in batch], padding=True, truncation=True,
                                  max_length=limit, return_tensors="pt")

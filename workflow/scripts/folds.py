@@ -1,4 +1,4 @@
-"""Draw one fold: P positives per concept and the shared, ordered negative pool."""
+"""Draw one fold: P positives per concept, the fold's negative pool of M sentences and each concept's N negatives."""
 from expertalign.workflow import log_to_file
 
 log_to_file(snakemake.log[0])
@@ -19,5 +19,6 @@ fold = draw_fold(
     int(snakemake.wildcards.fold),
     params.seed,
     allow_small_pool=params.allow_small_pool,
+    negative_pool_size=params.negative_pool_size,
 )
 save_fold(snakemake.output.fold, fold)
