@@ -9,6 +9,8 @@ rule units:
         units="results/units/{model}.parquet",
     params:
         spec=model_params,
+    resources:
+        mem_mb=1000,  # the model is built on the meta device: no weights (pythia-12b's shape: 0.7 GB)
     log:
         "logs/units/{model}.log",
     script:

