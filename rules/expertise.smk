@@ -2,6 +2,7 @@
 # runs the fold's negative pool once and streams the shard's concepts through (scores only: AP, AUROC).
 # The pilot sweep is one job per model checkpoint: every sentence of its folds runs once.
 EXTRACTION_PARAMS = dict(pooling=config["pooling"], device=config["device"])
+EXTRACTION_PARAMS["score_dtype"] = config["extraction"]["score_dtype"]
 
 
 rule units:
