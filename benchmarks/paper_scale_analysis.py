@@ -171,8 +171,9 @@ def run_rule(rule: str, files: dict[str, str], out: Path) -> dict:
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    return {"rule": rule, "wall_s": wall, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-            "peak_anonymous_gb": peak["anon_kb"] / 2**20}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"rule": rule, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_gb": usage.ru_maxrss / 2**20, "peak_anonymous_gb": peak["anon_kb"] / 2**20}
 
 
 def main() -> None:
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=N_UNITS_12B, help="units per score file (12b: 1,658,880)")
     parser.add_argument("--rules", nargs="+", default=["analyse", "checkpoint_stability", "fold_stability"])
     parser.add_argument("--folder", type=Path, default=None, help="where the synthetic files go (default: a temp dir)")
+    parser.add_argument("--reuse", type=Path, default=None, help="a folder of synthetic inputs kept from a killed run")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--run-one", help=argparse.SUPPRESS)  # internal: run one rule, print its JSON
     parser.add_argument("--files", help=argparse.SUPPRESS)
@@ -188,17 +190,23 @@ def main() -> None:
     if args.run_one:
         print(json.dumps(run_rule(args.run_one, json.loads(args.files), args.out)))
         return
-    folder = Path(tempfile.mkdtemp(prefix="paper_scale_", dir=args.folder))
+    folder = args.reuse or Path(tempfile.mkdtemp(prefix="paper_scale_", dir=args.folder))
     try:
         start = time.perf_counter()
-        files = {key: str(path) for key, path in synthetic_inputs(folder, args.units).items()}
-        write_s = time.perf_counter() - start
+        if args.reuse:
+            names = {"scores_a": "a.npz", "scores_b": "b.npz", "units": "units.parquet", "pairs": "pairs.csv",
+                     "lexical": "lexical.npz", "hierarchy": "hierarchy.tsv"}
+            files = {key: str(folder / name) for key, name in names.items()}
+        else:
+            files = {key: str(path) for key, path in synthetic_inputs(folder, args.units).items()}
+        write_s = None if args.reuse else time.perf_counter() - start
         rules = []
         for rule in args.rules:
             load = os.getloadavg()[0]
             command = [sys.executable, __file__, "--run-one", rule, "--files", json.dumps(files), "--out", str(folder)]
             result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
             rules.append({**result, "load_average_before": load, "load_average_after": os.getloadavg()[0]})
+            write_json({"partial": True, "rules": rules}, args.out)  # what has run, should a later rule be killed
             log.info("%s", rules[-1])
     finally:
         shutil.rmtree(folder)

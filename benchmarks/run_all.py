@@ -71,6 +71,35 @@ def default_run_rows(result: dict) -> list[str]:
     ]
 
 
+def paper_scale_rows(result: dict) -> list[str]:
+    shape = result["shape"]
+    return [
+        f"| {run_['rule']} on pythia-12b-shaped score files ({shape['concepts']} x {shape['units']:,} units, "
+        f"{result['score_file_gb']:.1f} GB each) | CPU ({result['cpu_count']} cores) | {run_['wall_s'] / 60:.1f} min "
+        f"wall, {run_['cpu_s'] / 60:.1f} min CPU; peak anonymous {run_['peak_anonymous_gb']:.2f} GB, peak RSS "
+        f"{run_['peak_rss_gb']:.2f} GB (incl. mapped file pages) | load avg {run_['load_average_before']:.1f} |"
+        for run_ in result["rules"]
+    ]
+
+
+def precision_rows(result: dict) -> list[str]:
+    rows = []
+    for model in result["models"]:
+        forward = "; ".join(
+            f"{dtype} Jaccard " + "/".join(f"{r['mean_jaccard']:.3f}" for r in rows_) + ", flipped "
+            + "/".join(f"{100 * r['flipped_fraction']:.2f}%" for r in rows_)
+            for dtype, rows_ in model["forward"].items()
+        )
+        storage = "/".join(f"{r['mean_jaccard']:.4f}" for r in model["storage_float16"])
+        rows.append(
+            f"| expert sets vs float32 forward, {model['model']} ({model['units']:,} units), taus "
+            f"{'/'.join(str(t) for t in result['taus'])} | CPU | {forward}; float16 storage Jaccard {storage} | "
+            f"{result['concepts']} concepts, P={result['positives']}, N={result['negatives']}; load avg "
+            f"{result['load_average']:.1f} |"
+        )
+    return rows
+
+
 def table() -> str:
     lines = ["| benchmark | machine | result | notes |", "| --- | --- | --- | --- |"]
     ap = RESULTS / "ap_cpu.json"
@@ -81,6 +110,9 @@ def table() -> str:
     default = RESULTS / "default_run.json"
     if default.is_file():
         lines += default_run_rows(json.loads(default.read_text()))
+    for name, rows in (("paper_scale_analysis.json", paper_scale_rows), ("precision.json", precision_rows)):
+        if (RESULTS / name).is_file():
+            lines += rows(json.loads((RESULTS / name).read_text()))
     return "\n".join(lines) + "\n"
 
 

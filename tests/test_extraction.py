@@ -1,6 +1,7 @@
 """extract_scores equals the naive per-concept computation; score files round-trip and merge."""
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -227,3 +228,20 @@ def test_float16_score_files_are_half_the_size_and_merge_as_float16(result, tmp_
     assert merge_scores([half])["ap"].dtype == np.float16
     with pytest.raises(ValueError, match="bfloat16"):
         save_scores(tmp_path / "bad.npz", result, dtype="bfloat16")
+
+
+def test_a_score_file_streamed_row_block_by_row_block_reads_back(tmp_path):
+    """benchmarks/paper_scale_analysis.py writes 10 GB score files without holding them: same format."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "paper_scale_analysis.py"
+    spec = importlib.util.spec_from_file_location("paper_scale_analysis", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    concepts = [f"c{i}-n" for i in range(7)]
+    bench.synthetic_score_file(tmp_path / "s.npz", concepts, n_units=50, seed=3, block=3)
+    stored = read_scores(tmp_path / "s.npz")
+    assert stored["concepts"] == concepts and stored["ap"].shape == (7, 50) and isinstance(stored["ap"], np.memmap)
+    with np.load(tmp_path / "s.npz") as plain:
+        np.testing.assert_array_equal(plain["ap"], stored["ap"])
+    assert 0 <= stored["ap"].min() and stored["ap"].max() < 1 and not np.array_equal(stored["ap"], stored["auroc"])
