@@ -209,7 +209,8 @@ def main() -> None:
             write_json({"partial": True, "rules": rules}, args.out)  # what has run, should a later rule be killed
             log.info("%s", rules[-1])
     finally:
-        shutil.rmtree(folder)
+        if not args.reuse:
+            shutil.rmtree(folder)
     report = {
         "shape": {"concepts": N_CONCEPTS, "units": args.units, "matrix_gb": N_CONCEPTS * args.units * 4 / 1e9},
         "score_file_gb": 2 * N_CONCEPTS * args.units * 4 / 1e9, "write_two_files_s": write_s,

@@ -73,13 +73,29 @@ def default_run_rows(result: dict) -> list[str]:
 
 def paper_scale_rows(result: dict) -> list[str]:
     shape = result["shape"]
-    return [
-        f"| {run_['rule']} on pythia-12b-shaped score files ({shape['concepts']} x {shape['units']:,} units, "
-        f"{result['score_file_gb']:.1f} GB each) | CPU ({result['cpu_count']} cores) | {run_['wall_s'] / 60:.1f} min "
-        f"wall, {run_['cpu_s'] / 60:.1f} min CPU; peak anonymous {run_['peak_anonymous_gb']:.2f} GB, peak RSS "
-        f"{run_['peak_rss_gb']:.2f} GB (incl. mapped file pages) | load avg {run_['load_average_before']:.1f} |"
-        for run_ in result["rules"]
-    ]
+    rows = []
+    for run_ in result["rules"]:
+        if run_.get("finished", True):
+            timing = f"{run_['wall_s'] / 60:.1f} min wall, {run_['cpu_s'] / 60:.1f} min CPU"
+            load = f"load avg {run_['load_average_before']:.1f}"
+        else:
+            timing = f"not finished at the deadline: {run_['cpu_s_so_far'] / 60:.1f} min CPU so far"
+            load = f"load avg {run_['load_average_mean']:.1f}"
+        rows.append(
+            f"| {run_['rule']} on pythia-12b-shaped score files ({shape['concepts']} x {shape['units']:,} units, "
+            f"{result['score_file_gb']:.1f} GB each) | CPU ({result['cpu_count']} cores) | {timing}; peak anonymous "
+            f"{run_['peak_anonymous_gb']:.2f} GB, peak RSS {run_['peak_rss_gb']:.2f} GB (incl. mapped file pages) "
+            f"| {load} |"
+        )
+    estimate = result.get("estimated_cpu_s_of_the_unit_passes")
+    if estimate:
+        rows.append(
+            "| the same, CPU cost of the passes over the units (one 65,536-unit chunk timed x "
+            f"{result['chunks_per_file']}) | CPU | "
+            + "; ".join(f"{name} {seconds / 60:.1f} min CPU" for name, seconds in estimate.items())
+            + " | plus fixed costs (bootstrap, permutations) |"
+        )
+    return rows
 
 
 def precision_rows(result: dict) -> list[str]:
@@ -128,6 +144,13 @@ Notes
   recorded; the vectorised path uses both cores, the scikit-learn loop one, so load lowers the ratio.
 - GPU rows appear once `python benchmarks/run_all.py --skip-ap` has run on a CUDA machine
   (bf16 weights; shapes 70m, 1b, 12b); none was available when these results were recorded.
+- Paper scale (`benchmarks/paper_scale_analysis.py`, run by hand: it writes two 10 GB files): the
+  analysis rules on pythia-12b-shaped synthetic score files. Targets: peak <= 8 GB, <= 15 min on
+  2 cores. "peak anonymous" is the memory a job holds; "peak RSS" also counts the clean pages of the
+  memory-mapped score files, which the kernel reclaims under pressure. On a loaded machine CPU time
+  (summed over cores) is the steadier figure.
+- Precision (`benchmarks/precision.py`, run by hand): expert sets of bfloat16 and float16 forward
+  passes, and of float16 score storage, against float32 (Jaccard and flipped memberships per tau).
 """
 
 
