@@ -108,24 +108,83 @@ def negative_sampling_rows(result: dict) -> list[str]:
     ]
 
 
+def paper_scale_rows(result: dict) -> list[str]:
+    shape = result["shape"]
+    rows = []
+    for run_ in result["rules"]:
+        if run_.get("finished", True):
+            timing = f"{run_['wall_s'] / 60:.1f} min wall, {run_['cpu_s'] / 60:.1f} min CPU"
+            load = f"load avg {run_['load_average_before']:.1f}"
+        else:
+            timing = f"not finished at the deadline: {run_['cpu_s_so_far'] / 60:.1f} min CPU so far"
+            load = f"load avg {run_['load_average_mean']:.1f}"
+        rows.append(
+            f"| {run_['rule']} on pythia-12b-shaped score files ({shape['concepts']} x {shape['units']:,} units, "
+            f"{result['score_file_gb']:.1f} GB each) | CPU ({result['cpu_count']} cores) | {timing}; peak anonymous "
+            f"{run_['peak_anonymous_gb']:.2f} GB, peak RSS {run_['peak_rss_gb']:.2f} GB (incl. mapped file pages) "
+            f"| {load} |"
+        )
+    estimate = result.get("estimated_cpu_s_of_the_unit_passes")
+    if estimate:
+        rows.append(
+            "| the same, CPU cost of the passes over the units (one 65,536-unit chunk timed x "
+            f"{result['chunks_per_file']}) | CPU | "
+            + "; ".join(f"{name} {seconds / 60:.1f} min CPU" for name, seconds in estimate.items())
+            + " | plus fixed costs (bootstrap, permutations) |"
+        )
+    return rows
+
+
+def precision_rows(result: dict) -> list[str]:
+    rows = []
+    for model in result["models"]:
+        forward = "; ".join(
+            f"{dtype} Jaccard " + "/".join(f"{r['mean_jaccard']:.3f}" for r in rows_) + ", flipped "
+            + "/".join(f"{100 * r['flipped_fraction']:.2f}%" for r in rows_)
+            for dtype, rows_ in model["forward"].items()
+        )
+        storage = "/".join(f"{r['mean_jaccard']:.4f}" for r in model["storage_float16"])
+        rows.append(
+            f"| expert sets vs float32 forward, {model['model']} ({model['units']:,} units), taus "
+            f"{'/'.join(str(t) for t in result['taus'])} | CPU | {forward}; float16 storage Jaccard {storage} | "
+            f"{result['concepts']} concepts, P={result['positives']}, N={result['negatives']}; load avg "
+            f"{result['load_average']:.1f} |"
+        )
+    return rows
+
+
+def intervention_rows(result: dict) -> list[str]:
+    stages = result["stage_per_concept_s"]
+    settings = result["settings"]
+    return [
+        f"| causal check per concept, {result['shape']} shape ({result['units']:,} units, {result['dtype']}), "
+        f"P={result['positives']}, k in {settings.get('ks')}, {settings.get('control_seeds')} control seeds | "
+        f"{result['device'].upper()} ({result['cpu_count']} cores) | {result['per_concept_s']:.0f} s per concept "
+        f"(typical responses {stages.get('typical_responses', float('nan')):.0f} s) | "
+        f"load avg {result['load_average_before']:.1f}; {result.get('note', '')} |"
+    ]
+
+
+#: result files of the table, in its row order, with the function that turns each into rows
+TABLE_ROWS = (
+    ("ap_cpu.json", ap_rows),
+    ("extraction_*.json", extraction_rows),
+    ("ap_negatives.json", ap_negatives_rows),
+    ("negative_sampling.json", negative_sampling_rows),
+    ("default_run.json", default_run_rows),
+    ("parse_time.json", parse_time_rows),
+    ("paper_scale_analysis.json", paper_scale_rows),
+    ("precision.json", precision_rows),
+    ("intervention_*.json", intervention_rows),
+)
+
+
 def table() -> str:
     lines = ["| benchmark | machine | result | notes |", "| --- | --- | --- | --- |"]
-    ap = RESULTS / "ap_cpu.json"
-    if ap.is_file():
-        lines += ap_rows(json.loads(ap.read_text()))
-    for path in sorted(RESULTS.glob("extraction_*.json")):
-        lines += extraction_rows(json.loads(path.read_text()))
-    for name, rows in (("ap_negatives.json", ap_negatives_rows), ("negative_sampling.json", negative_sampling_rows)):
-        if (RESULTS / name).is_file():
-            lines += rows(json.loads((RESULTS / name).read_text()))
-    default = RESULTS / "default_run.json"
-    if default.is_file():
-        lines += default_run_rows(json.loads(default.read_text()))
-    parse = RESULTS / "parse_time.json"
-    if parse.is_file():
-        lines += parse_time_rows(json.loads(parse.read_text()))
+    for pattern, rows in TABLE_ROWS:
+        for path in sorted(RESULTS.glob(pattern)):
+            lines += rows(json.loads(path.read_text()))
     return "\n".join(lines) + "\n"
-
 
 NOTES = """
 Notes
@@ -143,6 +202,13 @@ Notes
   Start-up is the interpreter and Snakemake's own imports (`snakemake --version`), parse what
   `--list-rules` adds (Snakefile, config checks, concept list), DAG what `-n` adds to that. CPU
   seconds barely move with the load of other jobs; wall seconds grow with it.
+- Paper scale (`benchmarks/paper_scale_analysis.py`, run by hand: it writes two 10 GB files): the
+  analysis rules on pythia-12b-shaped synthetic score files. Targets: peak <= 8 GB, <= 15 min on
+  2 cores. "peak anonymous" is the memory a job holds; "peak RSS" also counts the clean pages of the
+  memory-mapped score files, which the kernel reclaims under pressure. On a loaded machine CPU time
+  (summed over cores) is the steadier figure.
+- Precision (`benchmarks/precision.py`, run by hand): expert sets of bfloat16 and float16 forward
+  passes, and of float16 score storage, against float32 (Jaccard and flipped memberships per tau).
 """
 
 

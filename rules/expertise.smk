@@ -2,6 +2,7 @@
 # runs the fold's negative pool once and streams the shard's concepts through (scores only: AP, AUROC).
 # The pilot sweep is one job per sentence source and model checkpoint: every sentence of its folds runs once.
 EXTRACTION_PARAMS = dict(pooling=config["pooling"], device=config["device"])
+EXTRACTION_PARAMS["score_dtype"] = config["extraction"]["score_dtype"]
 
 
 rule units:
@@ -9,6 +10,8 @@ rule units:
         units="results/units/{model}.parquet",
     params:
         spec=model_params,
+    resources:
+        mem_mb=1000,  # the model is built on the meta device: no weights (pythia-12b's shape: 0.7 GB)
     log:
         "logs/units/{model}.log",
     conda:

@@ -1,6 +1,7 @@
 """extract_scores equals the naive per-concept computation; score files round-trip and merge."""
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -188,3 +189,55 @@ def test_bad_inputs_are_named(setup, tmp_path):
     np.savez(broken, concepts=np.array(["a"]), ap=np.zeros((1, 3), np.float32))
     with pytest.raises(ValueError, match="lacks"):
         read_scores(broken)
+
+
+def test_score_matrices_are_read_memory_mapped(result, tmp_path):
+    """ap and auroc come back as read-only maps into the npz (no copy), equal to what was saved."""
+    path = tmp_path / "fold0.npz"
+    save_scores(path, result)
+    stored = read_scores(path)
+    assert isinstance(stored["ap"], np.memmap) and not stored["ap"].flags.writeable
+    np.testing.assert_array_equal(stored["ap"], result["ap"])
+    np.testing.assert_array_equal(stored["auroc"], result["auroc"])
+    concepts, ap = load_scores(path)
+    assert isinstance(ap, np.memmap) and concepts == CONCEPTS
+    with np.load(path) as plain:  # still an ordinary npz
+        np.testing.assert_array_equal(plain["ap"], result["ap"])
+    compressed = tmp_path / "compressed.npz"
+    np.savez_compressed(compressed, **{key: np.asarray(result[key]) for key in
+                                       ("concepts", "ap", "auroc", "n_pos", "n_neg")})
+    np.testing.assert_array_equal(load_scores(compressed)[1], result["ap"])
+
+
+def test_float16_score_files_are_half_the_size_and_merge_as_float16(result, tmp_path):
+    full, half = tmp_path / "full.npz", tmp_path / "half.npz"
+    save_scores(full, result)
+    save_scores(half, result, dtype="float16")
+    matrix_bytes = 2 * np.asarray(result["ap"]).size
+    assert full.stat().st_size - half.stat().st_size == 2 * matrix_bytes
+    concepts, ap = load_scores(half)
+    assert ap.dtype == np.float32 and concepts == CONCEPTS
+    np.testing.assert_array_equal(ap, np.asarray(result["ap"]).astype(np.float16).astype(np.float32))
+    np.testing.assert_allclose(load_scores(half, "ap_normalized")[1],
+                               normalized_ap(ap, result["n_pos"], result["n_neg"]), atol=1e-6)
+    assert read_scores(half)["ap"].dtype == np.float16
+    assert merge_scores([half])["ap"].dtype == np.float16
+    with pytest.raises(ValueError, match="bfloat16"):
+        save_scores(tmp_path / "bad.npz", result, dtype="bfloat16")
+
+
+def test_a_score_file_streamed_row_block_by_row_block_reads_back(tmp_path):
+    """benchmarks/paper_scale_analysis.py writes 10 GB score files without holding them: same format."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "paper_scale_analysis.py"
+    spec = importlib.util.spec_from_file_location("paper_scale_analysis", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    concepts = [f"c{i}-n" for i in range(7)]
+    bench.synthetic_score_file(tmp_path / "s.npz", concepts, n_units=50, seed=3, block=3)
+    stored = read_scores(tmp_path / "s.npz")
+    assert stored["concepts"] == concepts and stored["ap"].shape == (7, 50) and isinstance(stored["ap"], np.memmap)
+    with np.load(tmp_path / "s.npz") as plain:
+        np.testing.assert_array_equal(plain["ap"], stored["ap"])
+    assert 0 <= stored["ap"].min() and stored["ap"].max() < 1 and not np.array_equal(stored["ap"], stored["auroc"])

@@ -1,6 +1,11 @@
 """Model loading (packaged, local, checkpoints, init, errors) and unit enumeration per family."""
 
+import json
+import subprocess
+import sys
+
 import huggingface_hub.constants
+import pandas as pd
 import pytest
 import torch
 from transformers import AutoModel, BertConfig, GPTNeoXConfig, LlamaConfig
@@ -10,6 +15,7 @@ from expertalign.models import (
     PACKAGED_MODELS,
     ModelLoadError,
     detect_family,
+    load_architecture,
     load_model,
     resolve_device,
     select_modules,
@@ -158,3 +164,35 @@ def test_pattern_override_and_errors(tmp_path):
     with pytest.raises(ValueError, match="mamba"):
         detect_family(model)
     assert set(FAMILY_PATTERNS) == {"gpt_neox", "gpt2", "llama", "bert"}
+
+
+@pytest.mark.parametrize("family", ["gpt_neox", "gpt2", "bert", "packaged"])
+def test_unit_table_from_meta_equals_the_loaded_model(family, tmp_path):
+    source = "all-minilm-l6-v2" if family == "packaged" else str(build_tiny_model(family, tmp_path / family))
+    real, _ = load_model(source, "init", device="cpu")
+    meta = load_architecture(source, "init")
+    assert next(meta.parameters()).is_meta
+    pd.testing.assert_frame_equal(unit_table(meta, select_modules(meta)), unit_table(real, select_modules(real)))
+
+
+def test_load_architecture_names_a_missing_model(tmp_path):
+    with pytest.raises(ModelLoadError, match="nowhere"):
+        load_architecture(str(tmp_path / "nowhere"))
+
+
+def test_pythia_12b_unit_table_needs_under_1_gb(tmp_path):
+    """The units rule's work for pythia-12b's shape (its float32 weights alone are 48 GB), in a fresh process."""
+    config = GPTNeoXConfig(hidden_size=5120, num_hidden_layers=36, num_attention_heads=40,
+                           intermediate_size=20480, vocab_size=50688)
+    config.save_pretrained(tmp_path)
+    script = (
+        "import json, resource\n"
+        "from expertalign.models import load_architecture, select_modules, unit_table\n"
+        f"model = load_architecture({str(tmp_path)!r})\n"
+        "table = unit_table(model, select_modules(model))\n"
+        "print(json.dumps({'units': len(table), 'peak_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n"
+    )
+    result = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                       check=True).stdout)
+    assert result["units"] == 36 * (3 * 5120 + 5120 + 20480 + 5120)
+    assert result["peak_kb"] < 2**20

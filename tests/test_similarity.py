@@ -7,8 +7,10 @@ from sklearn.metrics import jaccard_score
 from sklearn.metrics.pairwise import cosine_similarity
 
 from expertalign.similarity import (
+    cosine_matrices,
     cosine_matrix,
     expert_jaccard,
+    expert_jaccards,
     expert_mask,
     jaccard_matrix,
     pair_similarities,
@@ -112,3 +114,27 @@ def test_pair_similarities_rejects_bad_input():
         pair_similarities(np.eye(2), ["a", "a"], pairs)
     with pytest.raises(ValueError, match="score"):
         pair_similarities(np.eye(2), ["a", "b"], pairs.drop(columns="score"))
+
+
+@pytest.mark.parametrize("chunk", [7, 1000])
+def test_expert_jaccards_one_pass_equals_each_tau_alone(chunk):
+    rng = np.random.default_rng(5)
+    scores = rng.random((6, 90)).astype(np.float32)
+    taus = [0.5, 0.7, 0.9]
+    together = expert_jaccards(scores, taus, chunk=chunk)
+    assert list(together) == taus
+    for tau in taus:
+        np.testing.assert_array_equal(together[tau][0], jaccard_matrix(expert_mask(scores, tau)))
+        np.testing.assert_array_equal(together[tau][1], (scores > tau).sum(axis=1))
+
+
+@pytest.mark.parametrize("chunk", [4, 1000])
+def test_cosine_matrices_raw_from_the_centred_gram_match_sklearn(chunk):
+    """Near-chance scores (AUROC of an untrained model) are where deriving one Gram matrix from the other could lose digits."""
+    rng = np.random.default_rng(2)
+    x = (0.5 + 0.01 * rng.standard_normal((6, 5000))).astype(np.float32)
+    x[0] = 0.0  # a zero raw row
+    raw, centered = cosine_matrices(x, 0.5, chunk=chunk)
+    np.testing.assert_allclose(raw, cosine_similarity(x.astype(np.float64)), atol=1e-6)
+    np.testing.assert_allclose(centered, cosine_similarity(x.astype(np.float64) - 0.5), atol=1e-6)
+    assert np.all(raw[0] == 0.0)

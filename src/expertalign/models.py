@@ -181,6 +181,21 @@ def _locate(source: str, checkpoint: str) -> tuple[str, str | None]:
     return name, None if checkpoint in ("final", "init") else checkpoint
 
 
+def load_architecture(source: str, checkpoint: str = "init") -> PreTrainedModel:
+    """The base model of ``source`` at ``checkpoint`` on the meta device: module shapes, no weights.
+
+    Reads only the config (same sources and errors as :func:`load_model`), so listing the units
+    of any model size takes megabytes, not the model's weights.
+    """
+    location, revision = _locate(source, checkpoint)
+    try:
+        config = AutoConfig.from_pretrained(location, revision=revision)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"cannot read the config of model {source!r} at checkpoint {checkpoint!r}: {err}") from err
+    with torch.device("meta"):
+        return AutoModel.from_config(config)
+
+
 def _init_model(location: str, revision: str | None, dtype: torch.dtype, seed: int) -> PreTrainedModel:
     """The architecture of ``location`` with fresh weights drawn under ``torch.manual_seed(seed)``."""
     config = AutoConfig.from_pretrained(location, revision=revision)

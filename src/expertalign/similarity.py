@@ -71,20 +71,59 @@ def jaccard_matrix(mask: np.ndarray, chunk: int = UNIT_CHUNK) -> np.ndarray:
     return _jaccard_from_intersections(intersection_counts(np.asarray(mask, dtype=bool), chunk))
 
 
-def expert_jaccard(scores: np.ndarray, tau: float, chunk: int = UNIT_CHUNK) -> tuple[np.ndarray, np.ndarray]:
-    """Jaccard of the expert sets {u: scores[c, u] > tau}, thresholding chunk by chunk.
+def expert_jaccards(
+    scores: np.ndarray, taus: Sequence[float], chunk: int = UNIT_CHUNK
+) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """Jaccard of the expert sets {u: scores[c, u] > tau} at every tau, in one pass over the units.
 
     Same result as jaccard_matrix(expert_mask(scores, tau)) without building the full
-    [n_concepts, n_units] mask. Returns (jaccard [n_c, n_c] float64, set sizes [n_c] int64).
+    [n_concepts, n_units] mask; each unit chunk is read once for all taus (a memory-mapped score
+    file is streamed once). Returns {tau: (jaccard [n_c, n_c] float64, set sizes [n_c] int64)}.
     """
     scores = np.asarray(scores)
     _check_2d(scores, "scores")
-    intersection = np.zeros((scores.shape[0], scores.shape[0]), dtype=np.float64)
+    intersections = {float(tau): np.zeros((scores.shape[0], scores.shape[0]), dtype=np.float64) for tau in taus}
     for units in unit_chunks(scores.shape[1], chunk):
-        block = (scores[:, units] > tau).astype(np.float32)
-        intersection += block @ block.T
-    sizes = np.rint(np.diag(intersection)).astype(np.int64)
-    return _jaccard_from_intersections(intersection), sizes
+        block = scores[:, units]
+        for tau, intersection in intersections.items():
+            mask = (block > tau).astype(np.float32)
+            intersection += mask @ mask.T
+    return {
+        tau: (_jaccard_from_intersections(intersection), np.rint(np.diag(intersection)).astype(np.int64))
+        for tau, intersection in intersections.items()
+    }
+
+
+def expert_jaccard(scores: np.ndarray, tau: float, chunk: int = UNIT_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """(jaccard [n_c, n_c] float64, set sizes [n_c] int64) of the expert sets at one tau (see expert_jaccards)."""
+    return expert_jaccards(scores, [tau], chunk)[float(tau)]
+
+
+def cosine_matrices(x: np.ndarray, center: float, chunk: int = UNIT_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """(cosine of the rows of x, cosine of the rows of x - center), from one product per unit chunk.
+
+    x: [n_concepts, n_units] scores. The centred Gram matrix G_c is accumulated chunk by chunk
+    (float32 products, float64 sums) with the row sums s; the raw one follows exactly as
+    G = G_c + center * (s_a + s_b) - n_units * center**2, so both cost one pass and one product.
+    Each [n_concepts, n_concepts] float64; a row whose norm is 0 has similarity 0 with every row.
+    """
+    x = np.asarray(x)
+    _check_2d(x, "x")
+    centered = np.zeros((x.shape[0], x.shape[0]), dtype=np.float64)
+    sums = np.zeros(x.shape[0], dtype=np.float64)
+    for units in unit_chunks(x.shape[1], chunk):
+        block = x[:, units].astype(np.float32) - np.float32(center)
+        centered += block @ block.T
+        sums += block.sum(axis=1, dtype=np.float64) + center * (units.stop - units.start)
+    raw = centered + center * (sums[:, None] + sums[None, :]) - x.shape[1] * center**2
+    return _cosine_from_gram(raw), _cosine_from_gram(centered)
+
+
+def _cosine_from_gram(gram: np.ndarray) -> np.ndarray:
+    """Cosine [n, n] from a Gram matrix of dot products; 0 wherever a norm is 0."""
+    norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+    outer = norms[:, None] * norms[None, :]
+    return np.divide(gram, outer, out=np.zeros_like(gram), where=outer > 0)
 
 
 def cosine_matrix(x: np.ndarray, center: float = 0.0, chunk: int = UNIT_CHUNK) -> np.ndarray:
@@ -94,15 +133,7 @@ def cosine_matrix(x: np.ndarray, center: float = 0.0, chunk: int = UNIT_CHUNK) -
     for AP - 0.5) so that no centred copy of x is built. Returns [n_concepts, n_concepts]
     float64; a row whose centred norm is 0 has similarity 0 with every row, itself included.
     """
-    x = np.asarray(x)
-    _check_2d(x, "x")
-    gram = np.zeros((x.shape[0], x.shape[0]), dtype=np.float64)
-    for units in unit_chunks(x.shape[1], chunk):
-        block = x[:, units].astype(np.float32) - np.float32(center)
-        gram += block @ block.T
-    norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
-    outer = norms[:, None] * norms[None, :]
-    return np.divide(gram, outer, out=np.zeros_like(gram), where=outer > 0)
+    return cosine_matrices(x, center, chunk)[1]
 
 
 def concept_index(concepts: Sequence[str]) -> dict[str, int]:

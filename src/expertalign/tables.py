@@ -38,8 +38,9 @@ from expertalign.knowledge import (
 )
 from expertalign.similarity import (
     concept_index,
+    cosine_matrices,
     cosine_matrix,
-    expert_jaccard,
+    expert_jaccards,
     expert_mask,
     pair_similarities,
     pairs_present,
@@ -205,6 +206,7 @@ def alignment_rows(
     n_resamples: int,
     seed: int,
     confidence_level: float = 0.95,
+    jaccards: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
     """Alignment with human similarity (paper Fig. 2 and 8): the alignment.csv rows of one score file.
 
@@ -212,12 +214,14 @@ def alignment_rows(
     score), only those with both concepts scored are used. Rows: measure "jaccard" at every tau
     (expert sets scores > tau; an empty union counts as similarity 0 and in n_empty_union),
     "cosine" over the raw scores and "cosine_centered" over scores - chance_center(score)
-    (tau NaN and n_empty_union 0 for both).
+    (tau NaN and n_empty_union 0 for both). jaccards: expertalign.similarity.expert_jaccards(scores,
+    taus) when already computed (e.g. shared with partial_rows), else computed here.
     """
     center = chance_center(score)
+    jaccards = expert_jaccards(scores, taus) if jaccards is None else jaccards
     rows = []
     for tau in taus:
-        jaccard, sizes = expert_jaccard(scores, tau)
+        jaccard, sizes = jaccards[float(tau)]
         similarities = pair_similarities(jaccard, concepts, pairs, set_sizes=sizes)
         rows.append(
             {
@@ -227,8 +231,8 @@ def alignment_rows(
                 **_correlation_row(similarities, n_resamples, seed, confidence_level),
             }
         )
-    for measure, offset in (("cosine", 0.0), ("cosine_centered", center)):
-        similarities = pair_similarities(cosine_matrix(scores, center=offset), concepts, pairs)
+    for measure, cosine in zip(("cosine", "cosine_centered"), cosine_matrices(scores, center)):
+        similarities = pair_similarities(cosine, concepts, pairs)
         rows.append(
             {
                 "measure": measure,
@@ -279,19 +283,21 @@ def partial_rows(
     checkpoint: str,
     fold: int,
     score: str,
+    jaccards: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
     """partial_alignment.csv rows: expert Jaccard vs MEN at each tau, controlling for lexical similarity.
 
     Uses the pairs whose concepts have both scores and a lexical vector. spearman is the plain
     Spearman of Jaccard vs MEN over those pairs; partial_spearman and p_value are Spearman's
     partial correlation given the pairs' lexical similarity (expertalign.stats.partial_spearman).
+    jaccards: as in alignment_rows.
     """
+    jaccards = expert_jaccards(scores, taus) if jaccards is None else jaccards
     shared = pairs_present(pairs_present(pairs, concepts), lexical_concepts)
     lexical = pair_similarities(lexical_matrix, lexical_concepts, shared)["similarity"]
     rows = []
     for tau in taus:
-        jaccard, _ = expert_jaccard(scores, tau)
-        similarities = pair_similarities(jaccard, concepts, shared)
+        similarities = pair_similarities(jaccards[float(tau)][0], concepts, shared)
         plain = spearman(similarities["similarity"], similarities["score"])
         partial = partial_spearman(similarities["similarity"], similarities["score"], lexical)
         rows.append(

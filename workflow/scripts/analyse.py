@@ -7,6 +7,7 @@ import pandas as pd  # noqa: E402
 
 from expertalign import tables  # noqa: E402
 from expertalign.extraction import load_scores  # noqa: E402
+from expertalign.similarity import expert_jaccards  # noqa: E402
 from expertalign.workflow import load_npz, read_parquet, write_csv  # noqa: E402
 
 params, wc, out = snakemake.params, snakemake.wildcards, snakemake.output
@@ -18,9 +19,12 @@ lexical = load_npz(snakemake.input.lexical)
 units = read_parquet(snakemake.input.units)
 resampling = dict(n_resamples=stats["bootstrap_resamples"], seed=stats["seed"], confidence_level=stats["confidence_level"])
 
-write_csv(tables.alignment_rows(scores, concepts, pairs, params.taus, **run, **resampling), out.alignment)
+jaccards = expert_jaccards(scores, params.taus)  # one pass over the units, shared by both tables
+write_csv(tables.alignment_rows(scores, concepts, pairs, params.taus, **run, **resampling, jaccards=jaccards),
+          out.alignment)
 write_csv(
-    tables.partial_rows(scores, concepts, pairs, params.taus, lexical["similarity"], list(lexical["concepts"]), **run),
+    tables.partial_rows(scores, concepts, pairs, params.taus, lexical["similarity"], list(lexical["concepts"]), **run,
+                        jaccards=jaccards),
     out.partial_alignment,
 )
 hierarchy = tables.hierarchy_rows(

@@ -26,4 +26,4 @@ if snakemake.rule == "extract_pilot":
 else:
     results = [extract_scores(*inputs, load_fold(snakemake.input.fold), snakemake.params.concepts, **options)]
 for path, result in zip(snakemake.output, results):
-    save_scores(path, result)
+    save_scores(path, result, dtype=snakemake.params.score_dtype)

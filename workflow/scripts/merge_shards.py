@@ -5,4 +5,5 @@ log_to_file(snakemake.log[0])
 
 from expertalign.extraction import merge_scores, save_scores  # noqa: E402
 
-save_scores(snakemake.output.scores, merge_scores(list(snakemake.input.shards)))
+merged = merge_scores(list(snakemake.input.shards))
+save_scores(snakemake.output.scores, merged, dtype=merged["ap"].dtype.name)  # the shards' storage dtype
