@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/targets.smk"
 include: "rules/data.smk"
 include: "rules/sentences.smk"
 include: "rules/expertise.smk"

@@ -1,33 +1,24 @@
 # Analyses: every quantitative result, per model x checkpoint x fold, then gathered into tidy tables.
 # Taus and statistics settings are params of these rules only, so changing them never reruns extraction.
-STATS = config["statistics"]
-MEN_SPLIT = config["concepts"]["men"]["split"]
-ANALYSIS_TABLES = [
-    "alignment",
-    "partial_alignment",
-    "hierarchy",
-    "hierarchy_tests",
-    "hierarchy_pairs",
-    "expert_counts",
-    "layer_distribution",
-]
-
-
 rule lexical_baseline:
     input:
         pool="results/sentences/pool.parquet",
         pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
     output:
-        table=report("results/tables/lexical_baseline.csv", caption="../workflow/report/tables.rst", category="Tables",
-                     labels={"table": "lexical_baseline"}),
+        table=report(
+            "results/tables/lexical_baseline.csv",
+            caption="../workflow/report/tables.rst",
+            category="Tables",
+            labels={"table": "lexical_baseline"},
+        ),
         matrix="results/lexical/similarity.npz",
-    params:
-        weighting=config["baselines"]["lexical_weighting"],
-        stats=STATS,
     log:
         "logs/lexical_baseline.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        weighting=config["baselines"]["lexical_weighting"],
+        stats=STATS,
     script:
         "../workflow/scripts/lexical_baseline.py"
 
@@ -40,20 +31,20 @@ rule analyse:
         lexical="results/lexical/similarity.npz",
     output:
         **{name: f"results/analysis/{{model}}/{{checkpoint}}/fold{{fold}}/{name}.csv" for name in ANALYSIS_TABLES},
-    params:
-        score=SCORE,
-        taus=TAUS,
-        hierarchy_tau=config["hierarchy_tau"],
-        hierarchy=HIERARCHY,
-        stats=STATS,
-    resources:
-        mem_mb=8000,
     log:
         "logs/analyse/{model}/{checkpoint}/fold{fold}.log",
     benchmark:
         "results/benchmarks/analyse/{model}/{checkpoint}/fold{fold}.tsv"
     conda:
         "../envs/model.yaml"
+    resources:
+        mem_mb=8000,
+    params:
+        score=SCORE,
+        taus=TAUS,
+        hierarchy_tau=config["hierarchy_tau"],
+        hierarchy=HIERARCHY,
+        stats=STATS,
     script:
         "../workflow/scripts/analyse.py"
 
@@ -64,13 +55,13 @@ rule checkpoint_stability:
         following="results/ap/{model}/{next}/fold{fold}.npz",
     output:
         csv="results/analysis/{model}/{checkpoint}/fold{fold}/stability_to_{next}.csv",
-    params:
-        score=SCORE,
-        taus=TAUS,
     log:
         "logs/checkpoint_stability/{model}/{checkpoint}_to_{next}/fold{fold}.log",
     conda:
         "../envs/model.yaml"
+    params:
+        score=SCORE,
+        taus=TAUS,
     script:
         "../workflow/scripts/checkpoint_stability.py"
 
@@ -80,15 +71,15 @@ rule fold_stability:
         folds=expand("results/ap/{{model}}/{{checkpoint}}/fold{fold}.npz", fold=FOLDS),
     output:
         csv="results/analysis/{model}/{checkpoint}/fold_stability.csv",
+    log:
+        "logs/fold_stability/{model}/{checkpoint}.log",
+    conda:
+        "../envs/model.yaml"
     params:
         score=SCORE,
         taus=TAUS,
         positive_size=config["folds"]["positive_size"],
         negative_size=config["folds"]["negative_size"],
-    log:
-        "logs/fold_stability/{model}/{checkpoint}.log",
-    conda:
-        "../envs/model.yaml"
     script:
         "../workflow/scripts/fold_stability.py"
 
@@ -101,15 +92,15 @@ rule pilot_stability:
         ),
     output:
         csv="results/pilot/analysis/{source}/{model}/{checkpoint}/P{P}_N{N}.csv",
+    log:
+        "logs/pilot_stability/{source}/{model}/{checkpoint}/P{P}_N{N}.log",
+    conda:
+        "../envs/model.yaml"
     params:
         score=SCORE,
         taus=TAUS,
         positive_size=pilot_positive_size,
         negative_size=pilot_negative_size,
-    log:
-        "logs/pilot_stability/{source}/{model}/{checkpoint}/P{P}_N{N}.log",
-    conda:
-        "../envs/model.yaml"
     script:
         "../workflow/scripts/fold_stability.py"
 
@@ -119,66 +110,43 @@ rule embedding_baseline:
         pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
     output:
         csv="results/analysis/{model}/{checkpoint}/embedding.csv",
-    params:
-        spec=model_params,
-        concepts=CONCEPTS,
-        pooling=config["baselines"]["embedding_pooling"],
-        device=config["device"],
-        stats=STATS,
-    resources:
-        gpu=gpus(),
-        mem_mb=16000,
     log:
         "logs/embedding_baseline/{model}/{checkpoint}.log",
     benchmark:
         "results/benchmarks/embedding_baseline/{model}/{checkpoint}.tsv"
     conda:
         "../envs/model.yaml"
+    resources:
+        gpu=gpus(),
+        mem_mb=16000,
+    params:
+        spec=model_params,
+        concepts=CONCEPTS,
+        pooling=config["baselines"]["embedding_pooling"],
+        device=config["device"],
+        stats=STATS,
     script:
         "../workflow/scripts/embedding_baseline.py"
-
-
-def table_parts(wildcards):
-    """Per-job CSV parts gathered into results/tables/{table}.csv."""
-    name = wildcards.table
-    folds = "results/analysis/{m}/{c}/fold{f}/"
-    if name in ANALYSIS_TABLES:
-        return [f"{folds}{name}.csv".format(m=m, c=c, f=f) for m, c in model_checkpoints() for f in FOLDS]
-    if name == "checkpoint_stability":
-        return [
-            f"{folds}stability_to_{n}.csv".format(m=m, c=c, f=f) for m, c, n in consecutive_checkpoints() for f in FOLDS
-        ]
-    if name == "embedding_baseline":
-        return [f"results/analysis/{m}/{c}/embedding.csv" for m, c in model_checkpoints()]
-    if name == "fold_stability":
-        main = [f"results/analysis/{m}/{c}/fold_stability.csv" for m, c in model_checkpoints()] if len(FOLDS) > 1 else []
-        pilot = [
-            f"results/pilot/analysis/{s}/{PILOT['model']}/{PILOT['checkpoint']}/P{p}_N{n}.csv"
-            for s in PILOT_SOURCES
-            for p, n in PILOT_SIZES
-        ]
-        return main + pilot
-    if name == "sentence_diversity":
-        pilot = [f"results/pilot/sentences/{s}/diversity.csv" for s in PILOT_SOURCES if s != "main"] if PILOT_SIZES else []
-        return ["results/sentences/diversity.csv"] + pilot
-    raise ValueError(f"no table named {name}")
-
-
-SUMMARISED_TABLES = ["alignment", "expert_counts", "checkpoint_stability", "hierarchy", "hierarchy_tests"]
 
 
 rule fold_summary:
     input:
         table="results/tables/{table}.csv",
     output:
-        csv=report("results/tables/{table}_summary.csv", caption="../workflow/report/fold_summary.rst", category="Tables",
-                   labels={"table": "{table}_summary"}),
-    params:
-        stats=STATS,
-    wildcard_constraints:
-        table="|".join(SUMMARISED_TABLES),
+        csv=report(
+            "results/tables/{table}_summary.csv",
+            caption="../workflow/report/fold_summary.rst",
+            category="Tables",
+            labels={"table": "{table}_summary"},
+        ),
     log:
         "logs/fold_summary/{table}.log",
+    wildcard_constraints:
+        table="|".join(SUMMARISED_TABLES),
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        stats=STATS,
     script:
         "../workflow/scripts/fold_summary.py"
 
@@ -187,12 +155,18 @@ rule gather_table:
     input:
         parts=table_parts,
     output:
-        csv=report("results/tables/{table}.csv", caption="../workflow/report/tables.rst", category="Tables",
-                   labels={"table": "{table}"}),
-    wildcard_constraints:
-        table="|".join(ANALYSIS_TABLES + ["checkpoint_stability", "embedding_baseline", "fold_stability", "sentence_diversity"]),
+        csv=report(
+            "results/tables/{table}.csv",
+            caption="../workflow/report/tables.rst",
+            category="Tables",
+            labels={"table": "{table}"},
+        ),
     log:
         "logs/gather_table/{table}.log",
+    wildcard_constraints:
+        table="|".join(
+            ANALYSIS_TABLES + ["checkpoint_stability", "embedding_baseline", "fold_stability", "sentence_diversity"]
+        ),
     conda:
         "../envs/analysis.yaml"
     script:

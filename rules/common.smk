@@ -9,10 +9,8 @@ from snakemake.utils import validate
 
 from expertalign import __version__ as EXPERTALIGN_VERSION
 from expertalign.config import check_config, check_hierarchy_concepts, resolve_path, schema_error, sorted_keys
-from expertalign.concepts import concept_list, load_hierarchy, load_men, resolve_men
-from expertalign.wordnet import load_sense_overrides
+from expertalign.concepts import concept_list, load_hierarchy, load_men, load_sense_overrides, resolve_men
 from expertalign.workflow import file_sha256, pilot_concepts
-
 
 try:
     validate(config, schema="../workflow/schemas/config.schema.yaml", set_default=True)
@@ -47,10 +45,17 @@ def located(path):
 
 MEN = config["concepts"]["men"]
 MEN_DIR = resolve_men(
-    MEN["dir"] and repo_path(MEN["dir"]), MEN["urls"], repo_path(MEN["cache_dir"]), [repo_path(d) for d in MEN["search_dirs"]]
+    MEN["dir"] and repo_path(MEN["dir"]),
+    MEN["urls"],
+    repo_path(MEN["cache_dir"]),
+    [repo_path(d) for d in MEN["search_dirs"]],
 )
 CONCEPTS = concept_list(
-    config["concepts"]["list"] if config["concepts"]["list"] == "men+hierarchy" else repo_path(config["concepts"]["list"]),
+    (
+        config["concepts"]["list"]
+        if config["concepts"]["list"] == "men+hierarchy"
+        else repo_path(config["concepts"]["list"])
+    ),
     MEN_DIR,
     repo_path(config["concepts"]["hierarchy"]),
     [repo_path(p) for p in config["concepts"]["extra"]],
@@ -59,7 +64,11 @@ SHARD_SIZE = config["extraction"]["shard_size"]
 SHARDS = list(range((len(CONCEPTS) + SHARD_SIZE - 1) // SHARD_SIZE))
 HIERARCHY = load_hierarchy(repo_path(config["concepts"]["hierarchy"]))
 check_hierarchy_concepts(HIERARCHY["concept"].tolist(), CONCEPTS, config["concepts"]["hierarchy"])
-SENSE_OVERRIDES = load_sense_overrides(repo_path(config["concepts"]["sense_overrides"])) if config["concepts"]["sense_overrides"] else {}
+SENSE_OVERRIDES = (
+    load_sense_overrides(repo_path(config["concepts"]["sense_overrides"]))
+    if config["concepts"]["sense_overrides"]
+    else {}
+)
 HAS_HIERARCHY = set(HIERARCHY["concept"]).issubset(CONCEPTS)
 
 
@@ -128,7 +137,9 @@ GENERATING_BACKENDS = ("openai", "hf")
 # concepts are needed here: the same seeded draw as rule pilot_concepts, from the same MEN files.
 PILOT_GENERATED = [name for name, s in PILOT["sources"].items() if s["backend"] in GENERATING_BACKENDS]
 PILOT_CONCEPTS = (
-    pilot_concepts(load_men(MEN_DIR, "dev"), load_men(MEN_DIR, "full"), CONCEPTS, PILOT["n_pairs"], config["folds"]["seed"])
+    pilot_concepts(
+        load_men(MEN_DIR, "dev"), load_men(MEN_DIR, "full"), CONCEPTS, PILOT["n_pairs"], config["folds"]["seed"]
+    )
     if PILOT_SIZES and PILOT_GENERATED
     else []
 )

@@ -8,14 +8,14 @@ EXTRACTION_PARAMS["score_dtype"] = config["extraction"]["score_dtype"]
 rule units:
     output:
         units="results/units/{model}.parquet",
-    params:
-        spec=model_params,
-    resources:
-        mem_mb=1000,  # the model is built on the meta device: no weights (pythia-12b's shape: 0.7 GB)
     log:
         "logs/units/{model}.log",
     conda:
         "../envs/model.yaml"
+    resources:
+        mem_mb=1000,  # the model is built on the meta device: no weights (pythia-12b's shape: 0.7 GB)
+    params:
+        spec=model_params,
     script:
         "../workflow/scripts/units.py"
 
@@ -26,21 +26,21 @@ rule extract:
         fold="results/folds/fold{fold}.json",
     output:
         scores="results/ap/{model}/{checkpoint}/fold{fold}/shard{shard}.npz",
-    params:
-        spec=model_params,
-        concepts=shard_concepts_param,
-        **EXTRACTION_PARAMS,
-    threads: 2
-    resources:
-        gpu=gpus(),
-        mem_mb=16000,
-        runtime=240,
     log:
         "logs/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.log",
     benchmark:
         "results/benchmarks/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.tsv"
     conda:
         "../envs/model.yaml"
+    threads: 2
+    resources:
+        gpu=gpus(),
+        mem_mb=16000,
+        runtime=240,
+    params:
+        **EXTRACTION_PARAMS,
+        spec=model_params,
+        concepts=shard_concepts_param,
     script:
         "../workflow/scripts/extract.py"
 
@@ -65,19 +65,19 @@ rule extract_pilot:
         concepts="results/pilot/concepts.txt",
     output:
         scores=[f"results/pilot/ap/{{source}}/{{model}}/{{checkpoint}}/P{p}_N{n}/fold{k}.npz" for p, n, k in PILOT_RUNS],
-    params:
-        spec=model_params,
-        **EXTRACTION_PARAMS,
-    threads: 2
-    resources:
-        gpu=gpus(),
-        mem_mb=16000,
-        runtime=480,
     log:
         "logs/extract_pilot/{source}/{model}/{checkpoint}.log",
     benchmark:
         "results/benchmarks/extract_pilot/{source}/{model}/{checkpoint}.tsv"
     conda:
         "../envs/model.yaml"
+    threads: 2
+    resources:
+        gpu=gpus(),
+        mem_mb=16000,
+        runtime=480,
+    params:
+        **EXTRACTION_PARAMS,
+        spec=model_params,
     script:
         "../workflow/scripts/extract.py"

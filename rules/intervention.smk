@@ -4,24 +4,6 @@
 import sys
 
 from expertalign.config import ConfigError
-from expertalign.models import is_causal_lm
-
-INTERVENTION = config["intervention"]
-INTERVENTION_MODELS = [m for m, spec in MODELS.items() if is_causal_lm(spec["source"], spec["family"])]
-
-
-def intervention_concepts():
-    """Concepts of the causal check: every analysed concept, the hierarchy's, or the configured list."""
-    chosen = INTERVENTION["concepts"]
-    if chosen == "all":
-        return CONCEPTS
-    if chosen == "hierarchy":
-        return [c for c in CONCEPTS if c in set(HIERARCHY["concept"])]
-    unknown = [c for c in chosen if c not in CONCEPTS]
-    if unknown:
-        raise ConfigError("intervention.concepts", f"{unknown[:5]} are not among the analysed concepts")
-    return list(chosen)
-
 
 if INTERVENTION["enabled"]:
     if INTERVENTION["fold"] >= len(FOLDS):
@@ -39,6 +21,17 @@ rule intervention:
         fold=f"results/folds/fold{INTERVENTION['fold']}.json",
     output:
         table="results/intervention/{model}/{checkpoint}.csv",
+    log:
+        "logs/intervention/{model}/{checkpoint}.log",
+    benchmark:
+        "results/benchmarks/intervention/{model}/{checkpoint}.tsv"
+    conda:
+        "../envs/model.yaml"
+    threads: 2
+    resources:
+        gpu=gpus(),
+        mem_mb=16000,
+        runtime=240,
     params:
         spec=model_params,
         concepts=intervention_concepts(),
@@ -47,15 +40,6 @@ rule intervention:
         score=SCORE,
         pooling=config["pooling"],
         device=config["device"],
-    threads: 2
-    resources:
-        gpu=gpus(),
-        mem_mb=16000,
-        runtime=240,
-    log:
-        "logs/intervention/{model}/{checkpoint}.log",
-    benchmark:
-        "results/benchmarks/intervention/{model}/{checkpoint}.tsv"
     script:
         "../workflow/scripts/intervention.py"
 
@@ -64,10 +48,16 @@ rule intervention_table:
     input:
         parts=[f"results/intervention/{m}/{c}.csv" for m, c in model_checkpoints() if m in INTERVENTION_MODELS],
     output:
-        csv=report("results/tables/intervention.csv", caption="../workflow/report/intervention_table.rst", category="Tables",
-                   labels={"table": "intervention"}),
+        csv=report(
+            "results/tables/intervention.csv",
+            caption="../workflow/report/intervention_table.rst",
+            category="Tables",
+            labels={"table": "intervention"},
+        ),
     log:
         "logs/gather_table/intervention.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/gather_table.py"
 
@@ -83,17 +73,11 @@ rule fig9_intervention:
             category="5 Causal check",
             labels={"model": "{model}", "checkpoint": "{checkpoint}", "figure": "Fig. 9"},
         ),
-    params:
-        stats=STATS,
     log:
         "logs/figures/fig9_intervention_{model}_{checkpoint}.log",
+    conda:
+        "../envs/model.yaml"
+    params:
+        stats=STATS,
     script:
         "../workflow/scripts/intervention.py"
-
-
-def intervention_targets():
-    """The causal check's table and figures when enabled: causal LMs only."""
-    if not INTERVENTION["enabled"]:
-        return []
-    figures = [f"{FIG}/intervention/fig9_intervention_{m}_{c}.pdf" for m, c in model_checkpoints() if m in INTERVENTION_MODELS]
-    return ["results/tables/intervention.csv", *figures] if figures else []

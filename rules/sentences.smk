@@ -1,13 +1,4 @@
 # Sentence pools: generated per concept by an LLM, or read from a built-in or user file.
-SENTENCES = config["sentences"]
-GENERATED = SENTENCES["backend"] in ("openai", "hf")
-
-
-def sentence_backend_settings():
-    """The settings block of the configured sentence backend (no secrets: keys stay in the env)."""
-    return SENTENCES.get(SENTENCES["backend"], {})
-
-
 if GENERATED:
 
     rule generate_sentences:
@@ -15,21 +6,21 @@ if GENERATED:
             concepts="results/concepts/concepts.csv",
         output:
             jsonl="results/sentences/concepts/{concept}.jsonl",
-        params:
-            backend=SENTENCES["backend"],
-            settings=sentence_backend_settings(),
-            pool_size=SENTENCES["pool_size"],
-            per_call=SENTENCES["sentences_per_call"],
-            cache="results/sentences/cache/{concept}.jsonl",
-        resources:
-            gpu=1 if SENTENCES["backend"] == "hf" and config["device"] != "cpu" else 0,
-            runtime=120,
         log:
             "logs/generate_sentences/{concept}.log",
         benchmark:
             "results/benchmarks/generate_sentences/{concept}.tsv"
         conda:
             "../envs/model.yaml"
+        resources:
+            gpu=1 if SENTENCES["backend"] == "hf" and config["device"] != "cpu" else 0,
+            runtime=120,
+        params:
+            backend=SENTENCES["backend"],
+            settings=sentence_backend_settings(),
+            pool_size=SENTENCES["pool_size"],
+            per_call=SENTENCES["sentences_per_call"],
+            cache="results/sentences/cache/{concept}.jsonl",
         script:
             "../workflow/scripts/generate_sentences.py"
 
@@ -41,15 +32,15 @@ rule sentence_pool:
     output:
         pool="results/sentences/pool.parquet",
         diversity="results/sentences/diversity.csv",
+    log:
+        "logs/sentence_pool.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         backend=SENTENCES["backend"],
         path=located(repo_path(SENTENCES[SENTENCES["backend"]]["path"])) if not GENERATED else None,
         sha256=file_sha256(repo_path(SENTENCES[SENTENCES["backend"]]["path"])) if not GENERATED else None,
         pool_size=SENTENCES["pool_size"],
-    log:
-        "logs/sentence_pool.log",
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/sentence_pool.py"
 
@@ -59,6 +50,10 @@ rule folds:
         pool="results/sentences/pool.parquet",
     output:
         fold="results/folds/fold{fold}.json",
+    log:
+        "logs/folds/fold{fold}.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         concepts=CONCEPTS,
         positive_size=config["folds"]["positive_size"],
@@ -66,10 +61,6 @@ rule folds:
         seed=config["folds"]["seed"],
         allow_small_pool=config["folds"]["allow_small_pool"],
         negative_pool_size=config["folds"]["negative_pool_size"],
-    log:
-        "logs/folds/fold{fold}.log",
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/folds.py"
 
@@ -80,14 +71,14 @@ rule pilot_concepts:
         full="results/men/pairs_full.csv",
     output:
         txt="results/pilot/concepts.txt",
-    params:
-        concepts=CONCEPTS,
-        n_pairs=PILOT["n_pairs"],
-        seed=config["folds"]["seed"],
     log:
         "logs/pilot_concepts.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        concepts=CONCEPTS,
+        n_pairs=PILOT["n_pairs"],
+        seed=config["folds"]["seed"],
     script:
         "../workflow/scripts/pilot_concepts.py"
 
@@ -97,19 +88,21 @@ rule pilot_generate_sentences:
         concepts="results/concepts/concepts.csv",
     output:
         jsonl="results/pilot/sentences/{source}/concepts/{concept}.jsonl",
+    log:
+        "logs/pilot_generate_sentences/{source}/{concept}.log",
+    benchmark:
+        "results/benchmarks/pilot_generate_sentences/{source}/{concept}.tsv"
+    conda:
+        "../envs/model.yaml"
+    resources:
+        gpu=pilot_source_gpus,
+        runtime=480,
     params:
         backend=pilot_source_backend,
         settings=pilot_source_settings,
         pool_size=PILOT_POOL_SIZE,
         per_call=SENTENCES["sentences_per_call"],
         cache="results/pilot/sentences/{source}/cache/{concept}.jsonl",
-    resources:
-        gpu=pilot_source_gpus,
-        runtime=480,
-    log:
-        "logs/pilot_generate_sentences/{source}/{concept}.log",
-    benchmark:
-        "results/benchmarks/pilot_generate_sentences/{source}/{concept}.tsv"
     script:
         "../workflow/scripts/generate_sentences.py"
 
@@ -123,14 +116,16 @@ rule pilot_sentence_pool:
     output:
         pool="results/pilot/sentences/{source}/pool.parquet",
         diversity="results/pilot/sentences/{source}/diversity.csv",
-    params:
-        backend=pilot_source_backend,
-        settings=pilot_source_settings,
-        pool_size=PILOT_POOL_SIZE,
     log:
         "logs/pilot_sentence_pool/{source}.log",
     benchmark:
         "results/benchmarks/pilot_sentence_pool/{source}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        backend=pilot_source_backend,
+        settings=pilot_source_settings,
+        pool_size=PILOT_POOL_SIZE,
     script:
         "../workflow/scripts/pilot_sentence_pool.py"
 
@@ -141,15 +136,15 @@ rule pilot_folds:
         concepts="results/pilot/concepts.txt",
     output:
         fold="results/pilot/folds/{source}/P{P}_N{N}/fold{fold}.json",
+    log:
+        "logs/pilot_folds/{source}/P{P}_N{N}/fold{fold}.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         positive_size=pilot_positive_size,
         negative_size=pilot_negative_size,
         seed=config["folds"]["seed"],
         allow_small_pool=config["folds"]["allow_small_pool"],
         negative_pool_size=config["folds"]["negative_pool_size"],
-    log:
-        "logs/pilot_folds/{source}/P{P}_N{N}/fold{fold}.log",
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/folds.py"

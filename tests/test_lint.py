@@ -15,15 +15,6 @@ import yaml
 from conftest import MEN_DIR
 from workflow_fixtures import REPO
 
-# Until the rule files' helper functions move to rules/common.smk and snakefmt has formatted the tree
-# (both after the parallel branches are merged): then these markers fail the run (strict) and go.
-PENDING_LINT = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="analysis/figures/sentences.smk still mix rules and functions (lint); unformatted",
-)
-
-
-@PENDING_LINT
 @pytest.mark.parametrize("configfile", [None, "config/paper.yaml"])
 def test_snakemake_lint_is_clean(configfile, tmp_path):
     command = [sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile"),
@@ -36,7 +27,6 @@ def test_snakemake_lint_is_clean(configfile, tmp_path):
     assert "Lints for" not in output and result.returncode == 0, output
 
 
-@PENDING_LINT
 def test_snakefmt_leaves_the_workflow_unchanged():
     snakefmt = shutil.which("snakefmt", path=os.path.dirname(sys.executable)) or shutil.which("snakefmt")
     assert snakefmt, "snakefmt is not installed (pip install -e '.[test]')"

@@ -324,6 +324,33 @@ def load_hierarchy(path: str | os.PathLike) -> pd.DataFrame:
     return table
 
 
+def load_sense_overrides(path: str | os.PathLike) -> dict[str, str]:
+    """Sense overrides TSV (header ``concept<TAB>sense``) as {concept id: synset name or text}.
+
+    Raises ConceptError naming the file and line for a bad id, an empty sense or a duplicate.
+    """
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or [f.strip() for f in lines[0].split("\t")] != ["concept", "sense"]:
+        raise ConceptError(f"{path}:1: header must be 'concept<TAB>sense'")
+    overrides: dict[str, str] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.split("\t", 1)]
+        if len(fields) != 2 or not fields[1]:
+            raise ConceptError(f"{path}:{number}: expected 'concept<TAB>sense', got {line!r}")
+        concept, sense = fields
+        try:
+            parse_concept(concept)
+        except ConceptError as error:
+            raise ConceptError(f"{path}:{number}: {error}") from None
+        if concept in overrides:
+            raise ConceptError(f"{path}:{number}: {concept} is overridden twice")
+        overrides[concept] = sense
+    return overrides
+
+
 def read_concept_file(path: str | os.PathLike) -> list[str]:
     """Concept ids of a text file, one per line (blank lines and ``#`` comments ignored)."""
     path = Path(path)
