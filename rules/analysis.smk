@@ -36,7 +36,7 @@ rule analyse:
     benchmark:
         "results/benchmarks/analyse/{model}/{checkpoint}/fold{fold}.tsv"
     conda:
-        "../envs/model.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=8000,
     params:
@@ -58,7 +58,7 @@ rule checkpoint_stability:
     log:
         "logs/checkpoint_stability/{model}/{checkpoint}_to_{next}/fold{fold}.log",
     conda:
-        "../envs/model.yaml"
+        "../envs/analysis.yaml"
     params:
         score=SCORE,
         taus=TAUS,
@@ -74,7 +74,7 @@ rule fold_stability:
     log:
         "logs/fold_stability/{model}/{checkpoint}.log",
     conda:
-        "../envs/model.yaml"
+        "../envs/analysis.yaml"
     params:
         score=SCORE,
         taus=TAUS,
@@ -95,7 +95,7 @@ rule pilot_stability:
     log:
         "logs/pilot_stability/{source}/{model}/{checkpoint}/P{P}_N{N}.log",
     conda:
-        "../envs/model.yaml"
+        "../envs/analysis.yaml"
     params:
         score=SCORE,
         taus=TAUS,

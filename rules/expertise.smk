@@ -1,5 +1,6 @@
-# Expert extraction: one job per model x checkpoint x fold x concept shard loads its model once,
-# runs the fold's negative pool once and streams the shard's concepts through (scores only: AP, AUROC).
+# Expert extraction: one job per model x checkpoint x concept shard loads its model once and scores the
+# shard's concepts in every fold (scores only: AP, AUROC); a sentence that several folds use runs once
+# when the responses fit the memory budget, else fold by fold.
 # The pilot sweep is one job per sentence source and model checkpoint: every sentence of its folds runs once.
 EXTRACTION_PARAMS = dict(pooling=config["pooling"], device=config["device"])
 EXTRACTION_PARAMS["score_dtype"] = config["extraction"]["score_dtype"]
@@ -23,13 +24,13 @@ rule units:
 rule extract:
     input:
         pool="results/sentences/pool.parquet",
-        fold="results/folds/fold{fold}.json",
+        folds=expand("results/folds/fold{fold}.json", fold=FOLDS),
     output:
-        scores="results/ap/{model}/{checkpoint}/fold{fold}/shard{shard}.npz",
+        scores=expand("results/ap/{{model}}/{{checkpoint}}/fold{fold}/shard{{shard}}.npz", fold=FOLDS),
     log:
-        "logs/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.log",
+        "logs/extract/{model}/{checkpoint}/shard{shard}.log",
     benchmark:
-        "results/benchmarks/extract/{model}/{checkpoint}/fold{fold}/shard{shard}.tsv"
+        "results/benchmarks/extract/{model}/{checkpoint}/shard{shard}.tsv"
     conda:
         "../envs/model.yaml"
     threads: 2
@@ -53,7 +54,7 @@ rule merge_shards:
     log:
         "logs/merge_shards/{model}/{checkpoint}/fold{fold}.log",
     conda:
-        "../envs/model.yaml"
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/merge_shards.py"
 

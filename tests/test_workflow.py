@@ -179,7 +179,7 @@ def test_one_figure_runs_only_its_upstream(tmp_path, men_dir):
     config = tiny_config(tmp_path / "inputs", men_dir)
     jobs = planned_jobs(run_snakemake(tmp_path / "work", config, "-n", "results/figures/fig5_expert_counts.pdf"))
     assert jobs["fig5_expert_counts"] == 1
-    assert jobs["extract"] == len(MODELS) * len(CHECKPOINTS) * 2 * 2  # two shards of 8 concepts
+    assert jobs["extract"] == len(MODELS) * len(CHECKPOINTS) * 2  # two shards of 8 concepts, every fold in one job
     for unrelated in ("embedding_baseline", "extract_pilot", "fig2_alignment"):
         assert unrelated not in jobs
 
@@ -193,7 +193,8 @@ def test_paper_config_fans_out_over_models_checkpoints_folds_and_shards(tmp_path
                      | set(pd.read_csv(REPO / "resources/hierarchy_domains.tsv", sep="\t")["concept"]))
     shards = -(-n_concepts // paper["extraction"]["shard_size"])
     checkpoints = sum(len(m["checkpoints"]) for m in paper["models"].values())
-    assert jobs["extract"] == checkpoints * paper["folds"]["n_folds"] * shards
+    assert jobs["extract"] == checkpoints * shards  # one job scores its shard in every fold
+    assert jobs["merge_shards"] == checkpoints * paper["folds"]["n_folds"]
     assert jobs["generate_sentences"] == n_concepts
     pilot = paper["pilot"]
     sources = len(pilot["sources"])

@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from expertalign.scores import normalized_ap  # noqa: F401 - re-exported
+
 CPU_CHUNK_BYTES = 64 * 2**20  # working memory per CPU worker (small chunks stay cache-friendlier)
 SEARCH_LOOP_MIN_WORK = 1024  # binary-search steps per unit above which NumPy's per-unit loop wins
 TRANSPOSE_BLOCK = 256  # rows per block of the CPU transposing copy
@@ -279,23 +281,6 @@ def average_precision(pos, neg, chunk_size: int | None = None, backend: str = "a
 def auroc(pos, neg, chunk_size: int | None = None, backend: str = "auto") -> torch.Tensor:
     """AUROC [n_units] float32 of each unit, equal to ``sklearn.metrics.roc_auc_score`` (ties count 0.5)."""
     return SortedNegatives(neg, chunk_size, backend).scores(pos)[1]
-
-
-def normalized_ap(ap, n_pos, n_neg) -> np.ndarray:
-    """(AP - r) / (1 - r) with r = n_pos / (n_pos + n_neg), the positive rate (AP's chance level).
-
-    ``ap`` [n_units] or [n_concepts, n_units]; ``n_pos``, ``n_neg`` scalars or [n_concepts].
-    0 at chance, 1 for a perfect unit, whatever the class balance.
-    """
-    ap = np.asarray(ap)
-    n_pos = np.asarray(n_pos, dtype=np.float64)
-    n_neg = np.asarray(n_neg, dtype=np.float64)
-    if np.any(n_pos <= 0) or np.any(n_neg <= 0):
-        raise ValueError("normalized AP needs n_pos > 0 and n_neg > 0")
-    rate = n_pos / (n_pos + n_neg)
-    if ap.ndim == 2 and rate.ndim == 1:
-        rate = rate[:, None]
-    return ((ap - rate) / (1.0 - rate)).astype(ap.dtype if ap.dtype.kind == "f" else np.float64)
 
 
 def expert_mask(scores, tau: float) -> np.ndarray:

@@ -6,7 +6,7 @@ log_to_file(snakemake.log[0])
 import pandas as pd  # noqa: E402
 
 from expertalign import tables  # noqa: E402
-from expertalign.extraction import load_scores  # noqa: E402
+from expertalign.scores import load_scores  # noqa: E402
 from expertalign.similarity import expert_jaccards  # noqa: E402
 from expertalign.workflow import load_npz, read_parquet, write_csv  # noqa: E402
 

@@ -3,7 +3,7 @@ from expertalign.workflow import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from expertalign.extraction import load_scores  # noqa: E402
+from expertalign.scores import load_scores  # noqa: E402
 from expertalign.tables import checkpoint_stability_rows  # noqa: E402
 from expertalign.workflow import write_csv  # noqa: E402
 

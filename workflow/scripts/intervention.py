@@ -8,7 +8,7 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from expertalign import intervention, plots  # noqa: E402
-from expertalign.extraction import load_scores  # noqa: E402
+from expertalign.scores import load_scores  # noqa: E402
 from expertalign.folds import load_fold  # noqa: E402
 from expertalign.models import NotACausalLM, load_causal_lm, select_modules  # noqa: E402
 from expertalign.workflow import write_csv  # noqa: E402
