@@ -2,8 +2,9 @@
 # shard's concepts in every fold (scores only: AP, AUROC); a sentence that several folds use runs once
 # when the responses fit the memory budget, else fold by fold.
 # The pilot sweep is one job per sentence source and model checkpoint: every sentence of its folds runs once.
-EXTRACTION_PARAMS = dict(pooling=config["pooling"], device=config["device"])
-EXTRACTION_PARAMS["score_dtype"] = config["extraction"]["score_dtype"]
+EXTRACTION_PARAMS = dict(
+    pooling=config["pooling"], device=config["device"], score_dtype=config["extraction"]["score_dtype"]
+)
 
 
 rule units:
