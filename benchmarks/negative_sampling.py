@@ -56,8 +56,8 @@ def shared_first_n(fold: dict, owners: np.ndarray) -> dict:
 
 def alignment(result: dict, pairs, tau: float) -> float:
     """Spearman of expert Jaccard (AP > tau) against the pairs' human scores."""
-    jaccard, sizes = expert_jaccard(result["ap"], tau)
-    similarities = pair_similarities(jaccard, result["concepts"], pairs, set_sizes=sizes)
+    jaccard, _ = expert_jaccard(result["ap"], tau)
+    similarities = pair_similarities(jaccard, result["concepts"], pairs)  # empty unions are 0 either way
     return spearman(similarities["similarity"], similarities["score"])["spearman"]
 
 

@@ -3,22 +3,14 @@
 rule lexical_baseline:
     input:
         pool="results/sentences/pool.parquet",
-        pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
     output:
-        table=report(
-            "results/tables/lexical_baseline.csv",
-            caption="../workflow/report/tables.rst",
-            category="Tables",
-            labels={"table": "lexical_baseline"},
-        ),
-        matrix="results/lexical/similarity.npz",
+        similarity="results/lexical/similarity.npz",
     log:
         "logs/lexical_baseline.log",
     conda:
         "../envs/analysis.yaml"
     params:
         weighting=config["baselines"]["lexical_weighting"],
-        stats=STATS,
     script:
         "../workflow/scripts/lexical_baseline.py"
 
@@ -27,9 +19,8 @@ rule analyse:
     input:
         scores="results/ap/{model}/{checkpoint}/fold{fold}.npz",
         units="results/units/{model}.parquet",
-        pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
-        lexical="results/lexical/similarity.npz",
     output:
+        similarity="results/analysis/{model}/{checkpoint}/fold{fold}/similarity.npz",
         **{name: f"results/analysis/{{model}}/{{checkpoint}}/fold{{fold}}/{name}.csv" for name in ANALYSIS_TABLES},
     log:
         "logs/analyse/{model}/{checkpoint}/fold{fold}.log",
@@ -47,6 +38,59 @@ rule analyse:
         stats=STATS,
     script:
         "../workflow/scripts/analyse.py"
+
+
+rule align:
+    input:
+        similarity="results/analysis/{model}/{checkpoint}/fold{fold}/similarity.npz",
+        pairs="results/datasets/{dataset}/pairs.csv",
+        lexical="results/lexical/similarity.npz",
+    output:
+        alignment="results/analysis/{model}/{checkpoint}/fold{fold}/{dataset}/alignment.csv",
+        partial_alignment="results/analysis/{model}/{checkpoint}/fold{fold}/{dataset}/partial_alignment.csv",
+    log:
+        "logs/align/{model}/{checkpoint}/fold{fold}/{dataset}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        score=SCORE,
+        stats=STATS,
+    script:
+        "../workflow/scripts/align.py"
+
+
+rule embedding_align:
+    input:
+        similarity="results/analysis/{model}/{checkpoint}/embedding_similarity.npz",
+        pairs="results/datasets/{dataset}/pairs.csv",
+    output:
+        csv="results/analysis/{model}/{checkpoint}/{dataset}/embedding.csv",
+    log:
+        "logs/embedding_align/{model}/{checkpoint}/{dataset}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        pooling=config["baselines"]["embedding_pooling"],
+        stats=STATS,
+    script:
+        "../workflow/scripts/align.py"
+
+
+rule lexical_align:
+    input:
+        similarity="results/lexical/similarity.npz",
+        pairs="results/datasets/{dataset}/pairs.csv",
+    output:
+        csv="results/lexical/{dataset}/lexical.csv",
+    log:
+        "logs/lexical_align/{dataset}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        weighting=config["baselines"]["lexical_weighting"],
+        stats=STATS,
+    script:
+        "../workflow/scripts/align.py"
 
 
 rule checkpoint_stability:
@@ -107,15 +151,16 @@ rule pilot_stability:
 
 rule embedding_baseline:
     input:
-        pairs=f"results/men/pairs_{MEN_SPLIT}.csv",
+        pool="results/sentences/pool.parquet",
     output:
-        csv="results/analysis/{model}/{checkpoint}/embedding.csv",
+        similarity="results/analysis/{model}/{checkpoint}/embedding_similarity.npz",
     log:
         "logs/embedding_baseline/{model}/{checkpoint}.log",
     benchmark:
         "results/benchmarks/embedding_baseline/{model}/{checkpoint}.tsv"
     conda:
         "../envs/model.yaml"
+    threads: 2
     resources:
         gpu=gpus(),
         mem_mb=16000,
@@ -123,10 +168,33 @@ rule embedding_baseline:
         spec=model_params,
         concepts=CONCEPTS,
         pooling=config["baselines"]["embedding_pooling"],
+        max_sentences=config["baselines"]["contextual_sentences"],
         device=config["device"],
-        stats=STATS,
     script:
         "../workflow/scripts/embedding_baseline.py"
+
+
+rule cross_dataset:
+    input:
+        alignment="results/tables/alignment_summary.csv",
+        embedding="results/tables/embedding_baseline.csv",
+        lexical="results/tables/lexical_baseline.csv",
+    output:
+        csv=report(
+            "results/tables/cross_dataset.csv",
+            caption="../workflow/report/cross_dataset.rst",
+            category="2 Alignment with humans",
+            labels={"table": "cross_dataset"},
+        ),
+    log:
+        "logs/cross_dataset.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        tau=config["cross_dataset_tau"],
+        ceilings=DATASET_CEILINGS,
+    script:
+        "../workflow/scripts/cross_dataset.py"
 
 
 rule fold_summary:
@@ -165,7 +233,9 @@ rule gather_table:
         "logs/gather_table/{table}.log",
     wildcard_constraints:
         table="|".join(
-            ANALYSIS_TABLES + ["checkpoint_stability", "embedding_baseline", "fold_stability", "sentence_diversity"]
+            ANALYSIS_TABLES
+            + ALIGNMENT_TABLES
+            + ["checkpoint_stability", "embedding_baseline", "lexical_baseline", "fold_stability", "sentence_diversity"]
         ),
     conda:
         "../envs/analysis.yaml"

@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 from expertalign import __version__ as EXPERTALIGN_VERSION
 from expertalign.config import check_config, check_hierarchy_concepts, resolve_path, schema_error, sorted_keys
+from expertalign.datasets import check_configured
 from expertalign.concepts import concept_list, load_hierarchy, load_men, load_sense_overrides, resolve_men
 from expertalign.workflow import file_sha256, pilot_concepts
 
@@ -70,6 +71,11 @@ SENSE_OVERRIDES = (
     else {}
 )
 HAS_HIERARCHY = set(HIERARCHY["concept"]).issubset(CONCEPTS)
+# Human similarity datasets, checked here (header, columns, scores, checksums, pairs among the
+# concepts) so that bad data stops the run before any model job.
+DATASET_SOURCES = check_configured(config, CONCEPTS, BASE, men_dir=MEN_DIR)
+DATASETS = list(DATASET_SOURCES)
+DATASET_CEILINGS = {name: source["ceiling"] for name, source in DATASET_SOURCES.items()}
 
 
 wildcard_constraints:
@@ -79,6 +85,17 @@ wildcard_constraints:
     shard=r"\d+",
     P=r"\d+",
     N=r"\d+",
+    dataset="|".join(map(re.escape, DATASETS)),
+
+
+def dataset_source(wildcards):
+    """How the job reads its dataset, by content (the file's sha1), not location."""
+    return {key: value for key, value in DATASET_SOURCES[wildcards.dataset].items() if key != "file"}
+
+
+def dataset_file(wildcards):
+    """The dataset's file (or MEN folder), by location only (see located)."""
+    return located(DATASET_SOURCES[wildcards.dataset]["file"])
 
 
 def shard_concepts(shard):

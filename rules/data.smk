@@ -1,4 +1,4 @@
-# Concepts and MEN pairs: the inputs every later stage reads.
+# Concepts and human similarity pairs: the inputs every later stage reads.
 
 
 rule concept_table:
@@ -31,3 +31,17 @@ rule men_pairs:
         men_dir=located(MEN_DIR),  # MEN's content is fixed: load_men checks every file's sha1
     script:
         "../workflow/scripts/men_pairs.py"
+
+
+rule dataset_pairs:
+    output:
+        csv="results/datasets/{dataset}/pairs.csv",
+    log:
+        "logs/dataset_pairs/{dataset}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        source=dataset_source,
+        file=dataset_file,
+    script:
+        "../workflow/scripts/dataset_pairs.py"

@@ -17,7 +17,7 @@ rule fig1_stability:
 
 rule fig2_alignment:
     input:
-        table="results/tables/alignment.csv",
+        table="results/tables/alignment_summary.csv",
         lexical="results/tables/lexical_baseline.csv",
     output:
         **figure_outputs("fig2_alignment", "2 Alignment with humans", "fig2_alignment", figure="Fig. 2"),
@@ -34,7 +34,7 @@ rule fig2_alignment:
 rule fig3_embedding_baseline:
     input:
         table="results/tables/embedding_baseline.csv",
-        alignment="results/tables/alignment.csv",
+        alignment="results/tables/alignment_summary.csv",
     output:
         **figure_outputs(
             "fig3_embedding_baseline", "2 Alignment with humans", "fig3_embedding_baseline", figure="Fig. 3"
@@ -145,7 +145,7 @@ rule fig7_layer_distribution:
 
 rule fig8_cosine_variants:
     input:
-        table="results/tables/alignment.csv",
+        table="results/tables/alignment_summary.csv",
     output:
         **figure_outputs("fig8_cosine_variants", "2 Alignment with humans", "fig8_cosine_variants", figure="Fig. 8"),
     log:
@@ -171,6 +171,21 @@ rule appF_sublayer_distribution:
         ),
     log:
         "logs/figures/appF_sublayer_distribution_{model}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        **FIGURE_PARAMS,
+    script:
+        "../workflow/scripts/figure.py"
+
+
+rule fig10_cross_dataset:
+    input:
+        table="results/tables/cross_dataset.csv",
+    output:
+        **figure_outputs("fig10_cross_dataset", "2 Alignment with humans", "fig10_cross_dataset", figure="Fig. 10"),
+    log:
+        "logs/figures/fig10_cross_dataset.log",
     conda:
         "../envs/analysis.yaml"
     params:

@@ -15,16 +15,14 @@ def sentence_backend_settings():
 
 # Analyses
 STATS = config["statistics"]
-MEN_SPLIT = config["concepts"]["men"]["split"]
 ANALYSIS_TABLES = [
-    "alignment",
-    "partial_alignment",
     "hierarchy",
     "hierarchy_tests",
     "hierarchy_pairs",
     "expert_counts",
     "layer_distribution",
 ]
+ALIGNMENT_TABLES = ["alignment", "partial_alignment"]  # per fold and dataset
 
 
 def table_parts(wildcards):
@@ -33,12 +31,18 @@ def table_parts(wildcards):
     folds = "results/analysis/{m}/{c}/fold{f}/"
     if name in ANALYSIS_TABLES:
         return [f"{folds}{name}.csv".format(m=m, c=c, f=f) for m, c in model_checkpoints() for f in FOLDS]
+    if name in ALIGNMENT_TABLES:
+        return [
+            f"{folds}{d}/{name}.csv".format(m=m, c=c, f=f) for d in DATASETS for m, c in model_checkpoints() for f in FOLDS
+        ]
     if name == "checkpoint_stability":
         return [
             f"{folds}stability_to_{n}.csv".format(m=m, c=c, f=f) for m, c, n in consecutive_checkpoints() for f in FOLDS
         ]
     if name == "embedding_baseline":
-        return [f"results/analysis/{m}/{c}/embedding.csv" for m, c in model_checkpoints()]
+        return [f"results/analysis/{m}/{c}/{d}/embedding.csv" for d in DATASETS for m, c in model_checkpoints()]
+    if name == "lexical_baseline":
+        return [f"results/lexical/{d}/lexical.csv" for d in DATASETS]
     if name == "fold_stability":
         main = (
             [f"results/analysis/{m}/{c}/fold_stability.csv" for m, c in model_checkpoints()] if len(FOLDS) > 1 else []
@@ -73,6 +77,9 @@ HAS_DYNAMICS = bool(consecutive_checkpoints())
 HAS_STABILITY = len(FOLDS) > 1 or bool(PILOT_SIZES)
 FIGURE_PARAMS = dict(
     checkpoint_order=list(dict.fromkeys(c for m in MODELS for c in checkpoints(m))),
+    datasets=DATASETS,
+    ceilings=DATASET_CEILINGS,
+    tau=config["cross_dataset_tau"],
     score=SCORE,
     stats=STATS,
     hierarchy=HIERARCHY,
@@ -100,6 +107,8 @@ def all_targets():
         "results/tables/partial_alignment.csv",
         "results/tables/hierarchy_tests.csv",
         "results/tables/sentence_diversity.csv",
+        "results/tables/cross_dataset.csv",
+        f"{FIG}/fig10_cross_dataset.pdf",
     ]
     targets += [
         f"results/tables/{name}_summary.csv" for name in ("alignment", "expert_counts", "hierarchy", "hierarchy_tests")

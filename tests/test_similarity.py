@@ -97,7 +97,7 @@ def test_pair_similarities_looks_up_present_pairs_and_flags_empty_unions():
             "score": [40.0, 5.0, 30.0, 10.0],
         }
     )
-    table = pair_similarities(jaccard_matrix(mask), concepts, pairs, set_sizes=mask.sum(axis=1))
+    table = pair_similarities(jaccard_matrix(mask), concepts, pairs, undefined=np.logical_and.outer(mask.sum(axis=1) == 0, mask.sum(axis=1) == 0))
     assert list(table.columns) == ["word1", "word2", "score", "similarity", "empty_union"]
     assert list(table["word1"]) == ["dog-n", "red-j", "cat-n"]  # the unknown pair is left out
     np.testing.assert_allclose(table["similarity"], [1 / 3, 0.0, 0.0])

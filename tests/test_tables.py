@@ -7,11 +7,13 @@ import scipy.stats
 from sklearn.metrics import jaccard_score
 from sklearn.metrics.pairwise import cosine_similarity
 
+from expertalign.measures import cosine_similarities, expert_similarities
 from expertalign.stats import partial_spearman
 from expertalign.tables import (
     TABLE_COLUMNS,
     alignment_rows,
     alignment_summary,
+    cross_dataset_rows,
     checkpoint_stability_summary,
     expert_count_summary,
     hierarchy_summary,
@@ -31,6 +33,14 @@ from expertalign.tables import (
 
 RUN = {"model": "tiny", "checkpoint": "final", "fold": 0, "score": "ap"}
 STATS = {"n_resamples": 200, "seed": 0}
+
+
+def _alignment(scores, concepts, pairs, taus, run=RUN, dataset="men"):
+    """alignment_rows of the expert measures of `scores` (chance centre of run's score)."""
+    from expertalign.tables import chance_center
+
+    similarities = expert_similarities(scores, chance_center(run["score"]), taus)
+    return alignment_rows(similarities, concepts, pairs, dataset=dataset, **run, **STATS)
 
 
 def _nested_scores():
@@ -55,9 +65,10 @@ def _nested_scores():
 
 def test_alignment_rows_known_answers_and_columns():
     concepts, scores, pairs = _nested_scores()
-    table = alignment_rows(scores, concepts, pairs, taus=[0.5, 0.9], **RUN, **STATS)
+    table = _alignment(scores, concepts, pairs, [0.5, 0.9])
     assert list(table.columns) == TABLE_COLUMNS["alignment"]
-    assert table["measure"].tolist() == ["jaccard", "jaccard", "cosine", "cosine_centered"]
+    assert table["measure"].tolist() == ["jaccard", "jaccard", "cosine", "cosine_centered", "hellinger"]
+    assert (table["dataset"] == "men").all()
     assert (table[["model", "checkpoint", "fold", "score"]] == pd.Series(RUN)).all().all()
     assert (table["n_pairs"] == 6).all()  # the pair with absent-n is left out
     at_05 = table.iloc[0]
@@ -65,6 +76,8 @@ def test_alignment_rows_known_answers_and_columns():
     at_09 = table.iloc[1]  # no score is above 0.9: every union empty, similarity constant
     assert at_09["n_empty_union"] == 6 and np.isnan(at_09["spearman"]) and np.isnan(at_09["ci_low"])
     assert np.isnan(table.loc[2, "tau"]) and table.loc[2, "n_empty_union"] == 0
+    # e1-n and e2-n have no score above chance (0.5): no mass, so their hellinger similarity is undefined
+    assert table.loc[4, "n_empty_union"] == 1 and table.loc[4, "spearman"] == pytest.approx(1.0)
 
 
 def test_alignment_rows_match_direct_computation_on_random_scores():
@@ -80,7 +93,7 @@ def test_alignment_rows_match_direct_computation_on_random_scores():
             "score": rng.uniform(0, 50, size=len(index)),
         }
     )
-    table = alignment_rows(scores, concepts, pairs, taus=[0.7], **RUN, **STATS).set_index("measure")
+    table = _alignment(scores, concepts, pairs, [0.7]).set_index("measure")
     jaccard = [jaccard_score(scores[i] > 0.7, scores[j] > 0.7) for i, j in index]
     centred = cosine_similarity(scores - 0.5)
     expected_jaccard = scipy.stats.spearmanr(jaccard, pairs["score"])
@@ -99,10 +112,10 @@ def test_alignment_centring_depends_on_score_kind():
     scores = rng.uniform(-0.5, 1.0, size=(8, 40)).astype(np.float32)
     pairs = pd.DataFrame({"word1": concepts[:4], "word2": concepts[4:], "score": [1.0, 2.0, 3.0, 4.0]})
     run = {**RUN, "score": "ap_normalized"}
-    table = alignment_rows(scores, concepts, pairs, taus=[0.5], **run, **STATS).set_index("measure")
-    assert table.loc["cosine", "spearman"] == table.loc["cosine_centered", "spearman"]
+    table = _alignment(scores, concepts, pairs, [0.5], run=run).set_index("measure")
+    assert table.loc["cosine", "spearman"] == pytest.approx(table.loc["cosine_centered", "spearman"])
     with pytest.raises(ValueError, match="bogus"):
-        alignment_rows(scores, concepts, pairs, taus=[0.5], **{**RUN, "score": "bogus"}, **STATS)
+        _alignment(scores, concepts, pairs, [0.5], run={**RUN, "score": "bogus"})
 
 
 def test_lexical_and_embedding_rows_match_scipy():
@@ -116,7 +129,8 @@ def test_lexical_and_embedding_rows_match_scipy():
         }
     )
     lexical = cosine_similarity(rng.random((10, 6)))
-    table = lexical_rows(lexical, concepts, pairs, weighting="tfidf", **STATS)
+    similarity = {"lexical": (lexical, np.zeros_like(lexical, dtype=bool))}
+    table = lexical_rows(similarity, concepts, pairs, dataset="simlex999", weighting="tfidf", **STATS)
     assert list(table.columns) == TABLE_COLUMNS["lexical_baseline"]
     expected = scipy.stats.spearmanr(
         [lexical[concepts.index(a), concepts.index(b)] for a, b in zip(pairs.word1, pairs.word2)], pairs.score
@@ -128,15 +142,29 @@ def test_lexical_and_embedding_rows_match_scipy():
         10,
     )
 
+    assert table.loc[0, "dataset"] == "simlex999"
+
     embeddings = rng.normal(size=(10, 16))
-    rows = embedding_rows(embeddings, concepts, pairs, model="m", checkpoint="init", pooling="mean", **STATS)
+    contextual = embeddings + rng.normal(size=(10, 16))
+    contextual[3] = np.nan  # a word never found in its sentences: its pairs count as 0, flagged
+    similarities = cosine_similarities({"word": embeddings, "contextual": contextual})
+    rows = embedding_rows(similarities, concepts, pairs, dataset="men", model="m", checkpoint="init", pooling="mean",
+                          **STATS)
     assert list(rows.columns) == TABLE_COLUMNS["embedding_baseline"]
+    rows = rows.set_index("baseline")
+    assert list(rows.index) == ["word", "contextual"]  # the registry's order
     cos = cosine_similarity(embeddings)
     expected = scipy.stats.spearmanr(
         [cos[concepts.index(a), concepts.index(b)] for a, b in zip(pairs.word1, pairs.word2)], pairs.score
     )
-    assert rows.loc[0, "spearman"] == pytest.approx(expected.statistic)
-    assert rows.loc[0, "pooling"] == "mean"
+    assert rows.loc["word", "spearman"] == pytest.approx(expected.statistic)
+    assert rows.loc["word", "pooling"] == "mean" and rows.loc["word", "n_empty_union"] == 0
+    with_nan = cosine_similarity(np.nan_to_num(contextual, nan=0.0))
+    expected = scipy.stats.spearmanr(
+        [with_nan[concepts.index(a), concepts.index(b)] for a, b in zip(pairs.word1, pairs.word2)], pairs.score
+    )
+    assert rows.loc["contextual", "spearman"] == pytest.approx(expected.statistic)
+    assert rows.loc["contextual", "n_empty_union"] == ((pairs.word1 == "c3-n") | (pairs.word2 == "c3-n")).sum() == 3
 
 
 def test_partial_rows_use_pairs_with_scores_and_lexical_vectors():
@@ -152,13 +180,15 @@ def test_partial_rows_use_pairs_with_scores_and_lexical_vectors():
     )
     lexical_concepts = concepts[:13]  # c13-n has no lexical vector -> pair (c6, c13) left out
     lexical = cosine_similarity(rng.random((13, 5)))
-    table = partial_rows(scores, concepts, pairs, [0.5, 0.6], lexical, lexical_concepts, **RUN)
+    lexical = {"lexical": (lexical, np.zeros_like(lexical, dtype=bool))}
+    similarities = expert_similarities(scores, 0.5, [0.5, 0.6])
+    table = partial_rows(similarities, concepts, pairs, lexical, lexical_concepts, dataset="men", **RUN)
     assert list(table.columns) == TABLE_COLUMNS["partial_alignment"]
     assert (table["n_pairs"] == 6).all()
     kept = pairs.iloc[:6]
     ids = [(concepts.index(a), concepts.index(b)) for a, b in zip(kept.word1, kept.word2)]
     jaccard = [jaccard_score(scores[i] > 0.5, scores[j] > 0.5, zero_division=0.0) for i, j in ids]
-    lex = [lexical[i, j] for i, j in ids]
+    lex = [lexical["lexical"][0][i, j] for i, j in ids]
     expected = partial_spearman(jaccard, kept.score, lex)
     assert table.loc[0, "partial_spearman"] == pytest.approx(expected["partial_spearman"])
     assert table.loc[0, "spearman"] == pytest.approx(scipy.stats.spearmanr(jaccard, kept.score).statistic)
@@ -273,11 +303,11 @@ def _fold_scores(n_folds=3):
 def test_alignment_summary_is_the_mean_and_spread_of_the_folds():
     concepts, folds, pairs = _fold_scores()
     per_fold = pd.concat(
-        [alignment_rows(s, concepts, pairs, taus=[0.5], **{**RUN, "fold": k}, **STATS) for k, s in enumerate(folds)]
+        [_alignment(s, concepts, pairs, [0.5], run={**RUN, "fold": k}) for k, s in enumerate(folds)]
     )
     summary = alignment_summary(per_fold)
     assert list(summary.columns) == TABLE_COLUMNS["alignment_summary"]
-    assert len(summary) == 3  # jaccard at 0.5, cosine, cosine_centered: one row each, every fold summarised
+    assert len(summary) == 4  # jaccard at 0.5, cosine, cosine_centered, hellinger: one row each over folds
     row = summary[summary["measure"] == "jaccard"].iloc[0]
     values = per_fold.loc[per_fold["measure"] == "jaccard", "spearman"].to_numpy()
     assert row["n_folds"] == 3 and row["mean"] == pytest.approx(values.mean())
@@ -343,3 +373,38 @@ def test_hierarchy_summaries_over_folds():
     pd.testing.assert_frame_equal(summarise_folds("hierarchy_tests", tests, **STATS), test_summary)
     with pytest.raises(ValueError, match="no fold summary"):
         summarise_folds("layer_distribution", tests, **STATS)
+
+
+def test_cross_dataset_rows_join_experts_baselines_and_ceilings():
+    concepts, folds, pairs = _fold_scores()
+    per_fold = pd.concat(
+        [_alignment(s, concepts, pairs, [0.5, 0.9], run={**RUN, "fold": k}, dataset=d)
+         for d in ("men", "simlex999") for k, s in enumerate(folds)]
+    )
+    summary = alignment_summary(per_fold)
+    rng = np.random.default_rng(7)
+    vectors = {"word": rng.normal(size=(len(concepts), 4)), "sentence_pool": rng.normal(size=(len(concepts), 4))}
+    embedding = pd.concat(
+        [embedding_rows(cosine_similarities(vectors), concepts, pairs, dataset=d, model="tiny", checkpoint="final",
+                        pooling="mean", **STATS) for d in ("men", "simlex999")]
+    )
+    lexical_matrix = cosine_similarity(rng.random((len(concepts), 3)))
+    lexical = pd.concat(
+        [lexical_rows({"lexical": (lexical_matrix, np.zeros_like(lexical_matrix, dtype=bool))}, concepts, pairs,
+                      dataset=d, weighting="tfidf", **STATS) for d in ("men", "simlex999")]
+    )
+    table = cross_dataset_rows(summary, embedding, lexical, tau=0.5, ceilings={"men": 0.84, "simlex999": None})
+    assert list(table.columns) == TABLE_COLUMNS["cross_dataset"]
+    men = table[table["dataset"] == "men"]
+    assert men["method"].tolist() == ["jaccard", "cosine", "cosine_centered", "hellinger", "word", "sentence_pool",
+                                      "lexical"]
+    assert (men["ceiling"] == 0.84).all() and table.loc[table["dataset"] == "simlex999", "ceiling"].isna().all()
+    jaccard = men[men["method"] == "jaccard"].iloc[0]
+    expected = summary[(summary["dataset"] == "men") & (summary["measure"] == "jaccard") & (summary["tau"] == 0.5)]
+    assert jaccard["mean"] == pytest.approx(expected["mean"].iloc[0]) and jaccard["n_folds"] == 3
+    word = men[men["method"] == "word"].iloc[0]
+    assert word["kind"] == "embedding" and word["n_folds"] == 1 and np.isnan(word["sd"])
+    assert word["mean"] == word["min"] == word["max"]
+    assert (men["kind"] == "lexical").sum() == 1
+    with pytest.raises(ValueError, match="tau 0.7"):
+        cross_dataset_rows(summary, embedding, lexical, tau=0.7, ceilings={})

@@ -38,14 +38,14 @@ def expert_mask(scores: np.ndarray, tau: float) -> np.ndarray:
     return np.asarray(scores) > tau
 
 
-def _check_2d(matrix: np.ndarray, name: str) -> None:
+def check_2d(matrix: np.ndarray, name: str) -> None:
     if matrix.ndim != 2:
         raise ValueError(f"{name} must be 2-d [n_concepts, n_units], got shape {matrix.shape}")
 
 
 def intersection_counts(mask: np.ndarray, chunk: int = UNIT_CHUNK) -> np.ndarray:
     """|A ∩ B| for every pair of expert sets: mask [n_c, n_units] bool -> [n_c, n_c] float64."""
-    _check_2d(mask, "mask")
+    check_2d(mask, "mask")
     counts = np.zeros((mask.shape[0], mask.shape[0]), dtype=np.float64)
     for units in unit_chunks(mask.shape[1], chunk):
         block = mask[:, units].astype(np.float32)
@@ -81,7 +81,7 @@ def expert_jaccards(
     file is streamed once). Returns {tau: (jaccard [n_c, n_c] float64, set sizes [n_c] int64)}.
     """
     scores = np.asarray(scores)
-    _check_2d(scores, "scores")
+    check_2d(scores, "scores")
     intersections = {float(tau): np.zeros((scores.shape[0], scores.shape[0]), dtype=np.float64) for tau in taus}
     for units in unit_chunks(scores.shape[1], chunk):
         block = scores[:, units]
@@ -108,7 +108,7 @@ def cosine_matrices(x: np.ndarray, center: float, chunk: int = UNIT_CHUNK) -> tu
     Each [n_concepts, n_concepts] float64; a row whose norm is 0 has similarity 0 with every row.
     """
     x = np.asarray(x)
-    _check_2d(x, "x")
+    check_2d(x, "x")
     centered = np.zeros((x.shape[0], x.shape[0]), dtype=np.float64)
     sums = np.zeros(x.shape[0], dtype=np.float64)
     for units in unit_chunks(x.shape[1], chunk):
@@ -116,10 +116,10 @@ def cosine_matrices(x: np.ndarray, center: float, chunk: int = UNIT_CHUNK) -> tu
         centered += block @ block.T
         sums += block.sum(axis=1, dtype=np.float64) + center * (units.stop - units.start)
     raw = centered + center * (sums[:, None] + sums[None, :]) - x.shape[1] * center**2
-    return _cosine_from_gram(raw), _cosine_from_gram(centered)
+    return cosine_from_gram(raw), cosine_from_gram(centered)
 
 
-def _cosine_from_gram(gram: np.ndarray) -> np.ndarray:
+def cosine_from_gram(gram: np.ndarray) -> np.ndarray:
     """Cosine [n, n] from a Gram matrix of dot products; 0 wherever a norm is 0."""
     norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
     outer = norms[:, None] * norms[None, :]
@@ -161,15 +161,14 @@ def pair_similarities(
     matrix: np.ndarray,
     concepts: Sequence[str],
     pairs: pd.DataFrame,
-    set_sizes: np.ndarray | None = None,
+    undefined: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Look up the similarity of each pair (e.g. MEN) in a concept-by-concept matrix.
 
     matrix: [n_c, n_c] similarities, rows/columns in `concepts` order. pairs: DataFrame with
     word1, word2 (concept ids) and score; pairs with a concept not in `concepts` are left out.
-    set_sizes: [n_c] expert-set sizes when `matrix` is a Jaccard matrix; a pair's empty_union is
-    True when both its sets are empty (its similarity is then 0 by convention). Without
-    set_sizes (cosine) empty_union is False.
+    undefined: [n_c, n_c] bool, True where the similarity is undefined and counted as 0 (two
+    empty expert sets, expertalign.measures); a pair's empty_union is its entry (False without it).
 
     Returns DataFrame[word1, word2, score, similarity, empty_union], one row per kept pair.
     """
@@ -180,11 +179,7 @@ def pair_similarities(
     kept = pairs_present(pairs, concepts)
     rows = kept["word1"].map(index).to_numpy(dtype=np.int64)
     cols = kept["word2"].map(index).to_numpy(dtype=np.int64)
-    if set_sizes is None:
-        empty_union = np.zeros(len(kept), dtype=bool)
-    else:
-        sizes = np.asarray(set_sizes)
-        empty_union = (sizes[rows] == 0) & (sizes[cols] == 0)
+    empty_union = np.zeros(len(kept), dtype=bool) if undefined is None else np.asarray(undefined)[rows, cols]
     return pd.DataFrame(
         {
             "word1": kept["word1"].to_numpy(),

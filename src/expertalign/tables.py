@@ -36,15 +36,8 @@ from expertalign.knowledge import (
     fold_stability,
     layer_distribution,
 )
-from expertalign.similarity import (
-    concept_index,
-    cosine_matrices,
-    cosine_matrix,
-    expert_jaccards,
-    expert_mask,
-    pair_similarities,
-    pairs_present,
-)
+from expertalign.measures import MEASURES, Similarities, parse_matrix_name
+from expertalign.similarity import concept_index, expert_mask, pair_similarities, pairs_present
 from expertalign.stats import fold_summary, mean_ci_table, partial_spearman, spearman, spearman_with_ci
 
 log = logging.getLogger(__name__)
@@ -56,6 +49,7 @@ _CORRELATION = ["n_pairs", "spearman", "p_value", "ci_low", "ci_high", "n_degene
 _FOLD_SUMMARY = ["mean", "sd", "min", "max", "n_folds"]
 TABLE_COLUMNS: dict[str, list[str]] = {
     "alignment": [
+        "dataset",
         *_RUN,
         "measure",
         "tau",
@@ -67,9 +61,9 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "ci_high",
         "n_degenerate_resamples",
     ],
-    "lexical_baseline": ["measure", "weighting", *_CORRELATION],
-    "partial_alignment": [*_RUN, "tau", "n_pairs", "spearman", "partial_spearman", "p_value"],
-    "embedding_baseline": ["model", "checkpoint", "pooling", *_CORRELATION],
+    "lexical_baseline": ["dataset", "measure", "weighting", "n_empty_union", *_CORRELATION],
+    "partial_alignment": ["dataset", *_RUN, "tau", "n_pairs", "spearman", "partial_spearman", "p_value"],
+    "embedding_baseline": ["dataset", "model", "checkpoint", "baseline", "pooling", "n_empty_union", *_CORRELATION],
     "hierarchy": [*_RUN, "tau", "domain", "overlap", "empty_intersection", "baseline1", "baseline2"],
     "hierarchy_tests": [*_RUN, "tau", "baseline", "mean_real", "mean_baseline", "statistic", "p_value"],
     "hierarchy_pairs": [*_RUN, "tau", "concept_a", "concept_b", "domain_a", "domain_b", "overlap"],
@@ -109,6 +103,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "empty_union",
     ],
     "alignment_summary": [
+        "dataset",
         "model",
         "checkpoint",
         "score",
@@ -154,6 +149,19 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "baseline2",
         "n_empty_intersection",
     ],
+    "cross_dataset": [
+        "dataset",
+        "ceiling",
+        "model",
+        "checkpoint",
+        "kind",
+        "method",
+        "tau",
+        *_FOLD_SUMMARY,
+        "ci_low",
+        "ci_high",
+        "n_pairs",
+    ],
     "hierarchy_tests_summary": [
         "model",
         "checkpoint",
@@ -186,19 +194,57 @@ def chance_center(score: str) -> float:
 def _correlation_row(
     similarities: pd.DataFrame, n_resamples: int, seed: int, confidence_level: float
 ) -> dict:
-    """Spearman of similarity vs MEN score over the pairs of a pair_similarities table."""
+    """Spearman of similarity vs human score over the pairs of a pair_similarities table."""
     result = spearman_with_ci(
         similarities["similarity"], similarities["score"], n_resamples, seed, confidence_level
     )
     return {"n_pairs": result.pop("n"), **result}
 
 
-def alignment_rows(
-    scores: np.ndarray,
+def correlation_rows(
+    similarities: Similarities,
     concepts: Sequence[str],
     pairs: pd.DataFrame,
-    taus: Sequence[float],
+    kind: str,
     *,
+    n_resamples: int,
+    seed: int,
+    confidence_level: float = 0.95,
+) -> pd.DataFrame:
+    """Spearman of each similarity matrix of `kind` (expertalign.measures) vs human judgements.
+
+    similarities: {matrix name: (similarity [n_c, n_c], undefined [n_c, n_c] bool)} over `concepts`;
+    pairs: a dataset's pairs (word1, word2, score), only those with both concepts present are used.
+    Returns DataFrame[measure, tau, n_pairs, n_empty_union, spearman, p_value, ci_low, ci_high,
+    n_degenerate_resamples], one row per matrix, in the registry's measure order then tau.
+    An undefined similarity counts as 0 and in n_empty_union.
+    """
+    rows = []
+    for name, (matrix, undefined) in similarities.items():
+        measure, tau = parse_matrix_name(name)
+        if MEASURES[measure].kind != kind:
+            continue
+        table = pair_similarities(np.where(undefined, 0.0, matrix), concepts, pairs, undefined=undefined)
+        rows.append(
+            {
+                "measure": measure,
+                "tau": tau,
+                "n_empty_union": int(table["empty_union"].sum()),
+                **_correlation_row(table, n_resamples, seed, confidence_level),
+            }
+        )
+    order = list(MEASURES)
+    rows.sort(key=lambda row: (order.index(row["measure"]), row["tau"]))
+    columns = ["measure", "tau", "n_empty_union", "n_pairs", *_CORRELATION[1:]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def alignment_rows(
+    similarities: Similarities,
+    concepts: Sequence[str],
+    pairs: pd.DataFrame,
+    *,
+    dataset: str,
     model: str,
     checkpoint: str,
     fold: int,
@@ -206,119 +252,93 @@ def alignment_rows(
     n_resamples: int,
     seed: int,
     confidence_level: float = 0.95,
-    jaccards: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
-    """Alignment with human similarity (paper Fig. 2 and 8): the alignment.csv rows of one score file.
+    """Alignment with human similarity (paper Fig. 2 and 8): the alignment.csv rows of one fold and dataset.
 
-    scores: [n_concepts, n_units] float32 of the `score` kind; pairs: MEN pairs (word1, word2,
-    score), only those with both concepts scored are used. Rows: measure "jaccard" at every tau
-    (expert sets scores > tau; an empty union counts as similarity 0 and in n_empty_union),
-    "cosine" over the raw scores and "cosine_centered" over scores - chance_center(score)
-    (tau NaN and n_empty_union 0 for both). jaccards: expertalign.similarity.expert_jaccards(scores,
-    taus) when already computed (e.g. shared with partial_rows), else computed here.
+    similarities: the expert measures of one score file (expertalign.measures.expert_similarities):
+    Jaccard of the expert sets at every tau (an empty union counts as 0 and in n_empty_union),
+    cosine, cosine_centered and hellinger (tau NaN).
     """
-    center = chance_center(score)
-    jaccards = expert_jaccards(scores, taus) if jaccards is None else jaccards
-    rows = []
-    for tau in taus:
-        jaccard, sizes = jaccards[float(tau)]
-        similarities = pair_similarities(jaccard, concepts, pairs, set_sizes=sizes)
-        rows.append(
-            {
-                "measure": "jaccard",
-                "tau": float(tau),
-                "n_empty_union": int(similarities["empty_union"].sum()),
-                **_correlation_row(similarities, n_resamples, seed, confidence_level),
-            }
-        )
-    for measure, cosine in zip(("cosine", "cosine_centered"), cosine_matrices(scores, center)):
-        similarities = pair_similarities(cosine, concepts, pairs)
-        rows.append(
-            {
-                "measure": measure,
-                "tau": np.nan,
-                "n_empty_union": 0,
-                **_correlation_row(similarities, n_resamples, seed, confidence_level),
-            }
-        )
-    return _finish(
-        pd.DataFrame(rows), "alignment", model=model, checkpoint=checkpoint, fold=fold, score=score
+    rows = correlation_rows(
+        similarities, concepts, pairs, "experts", n_resamples=n_resamples, seed=seed,
+        confidence_level=confidence_level,
     )
+    return _finish(rows, "alignment", dataset=dataset, model=model, checkpoint=checkpoint, fold=fold, score=score)
 
 
 def lexical_rows(
-    matrix: np.ndarray,
+    similarities: Similarities,
     concepts: Sequence[str],
     pairs: pd.DataFrame,
     *,
+    dataset: str,
     weighting: str,
     n_resamples: int,
     seed: int,
     confidence_level: float = 0.95,
 ) -> pd.DataFrame:
-    """The lexical_baseline.csv row: Spearman of lexical pool similarity vs MEN.
-
-    matrix: [n_c, n_c] from expertalign.lexical.lexical_similarity, rows in `concepts` order.
-    Pass the same pairs as alignment_rows (e.g. restricted to scored concepts) for a like-for-
-    like comparison.
-    """
-    similarities = pair_similarities(matrix, concepts, pairs)
-    row = {
-        "measure": "lexical",
-        "weighting": weighting,
-        **_correlation_row(similarities, n_resamples, seed, confidence_level),
-    }
-    return _finish(pd.DataFrame([row]), "lexical_baseline")
+    """The lexical_baseline.csv row of one dataset: Spearman of lexical pool similarity
+    (expertalign.lexical.lexical_similarity, as measure "lexical") vs human judgements."""
+    rows = correlation_rows(
+        similarities, concepts, pairs, "lexical", n_resamples=n_resamples, seed=seed,
+        confidence_level=confidence_level,
+    )
+    return _finish(rows, "lexical_baseline", dataset=dataset, weighting=weighting)
 
 
 def partial_rows(
-    scores: np.ndarray,
+    similarities: Similarities,
     concepts: Sequence[str],
     pairs: pd.DataFrame,
-    taus: Sequence[float],
-    lexical_matrix: np.ndarray,
+    lexical: Similarities,
     lexical_concepts: Sequence[str],
     *,
+    dataset: str,
     model: str,
     checkpoint: str,
     fold: int,
     score: str,
-    jaccards: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
-    """partial_alignment.csv rows: expert Jaccard vs MEN at each tau, controlling for lexical similarity.
+    """partial_alignment.csv rows: expert Jaccard vs human scores at each tau, controlling for
+    lexical similarity.
 
     Uses the pairs whose concepts have both scores and a lexical vector. spearman is the plain
-    Spearman of Jaccard vs MEN over those pairs; partial_spearman and p_value are Spearman's
-    partial correlation given the pairs' lexical similarity (expertalign.stats.partial_spearman).
-    jaccards: as in alignment_rows.
+    Spearman of Jaccard vs the human score over those pairs; partial_spearman and p_value are
+    Spearman's partial correlation given the pairs' lexical similarity (expertalign.stats.partial_spearman).
     """
-    jaccards = expert_jaccards(scores, taus) if jaccards is None else jaccards
     shared = pairs_present(pairs_present(pairs, concepts), lexical_concepts)
-    lexical = pair_similarities(lexical_matrix, lexical_concepts, shared)["similarity"]
+    lexical_matrix, _ = lexical["lexical"]
+    lexical_values = pair_similarities(lexical_matrix, lexical_concepts, shared)["similarity"]
     rows = []
-    for tau in taus:
-        similarities = pair_similarities(jaccards[float(tau)][0], concepts, shared)
-        plain = spearman(similarities["similarity"], similarities["score"])
-        partial = partial_spearman(similarities["similarity"], similarities["score"], lexical)
+    for name, (matrix, undefined) in similarities.items():
+        measure, tau = parse_matrix_name(name)
+        if measure != "jaccard":
+            continue
+        table = pair_similarities(np.where(undefined, 0.0, matrix), concepts, shared)
+        plain = spearman(table["similarity"], table["score"])
+        partial = partial_spearman(table["similarity"], table["score"], lexical_values)
         rows.append(
             {
-                "tau": float(tau),
+                "tau": tau,
                 "n_pairs": len(shared),
                 "spearman": plain["spearman"],
                 "partial_spearman": partial["partial_spearman"],
                 "p_value": partial["p_value"],
             }
         )
+    rows.sort(key=lambda row: row["tau"])
     return _finish(
-        pd.DataFrame(rows), "partial_alignment", model=model, checkpoint=checkpoint, fold=fold, score=score
+        pd.DataFrame(rows, columns=["tau", "n_pairs", "spearman", "partial_spearman", "p_value"]),
+        "partial_alignment", dataset=dataset, model=model, checkpoint=checkpoint, fold=fold, score=score,
     )
 
 
 def embedding_rows(
-    embeddings: np.ndarray,
-    words: Sequence[str],
+    similarities: Similarities,
+    concepts: Sequence[str],
     pairs: pd.DataFrame,
     *,
+    dataset: str,
     model: str,
     checkpoint: str,
     pooling: str,
@@ -326,16 +346,14 @@ def embedding_rows(
     seed: int,
     confidence_level: float = 0.95,
 ) -> pd.DataFrame:
-    """The embedding_baseline.csv row (paper Fig. 3): cosine of word embeddings vs MEN.
-
-    embeddings: [n_words, hidden] (one vector per concept id in `words`, e.g. the final hidden
-    layer pooled over the word's tokens); pooling names how they were pooled.
-    """
-    similarities = pair_similarities(cosine_matrix(embeddings), words, pairs)
-    row = _correlation_row(similarities, n_resamples, seed, confidence_level)
-    return _finish(
-        pd.DataFrame([row]), "embedding_baseline", model=model, checkpoint=checkpoint, pooling=pooling
-    )
+    """embedding_baseline.csv rows (paper Fig. 3 and the later version's baselines): cosine of each
+    embedding baseline (word, word_space, contextual, sentence_pool; expertalign.embeddings) vs
+    human judgements; pooling names how a word's tokens were pooled."""
+    rows = correlation_rows(
+        similarities, concepts, pairs, "embedding", n_resamples=n_resamples, seed=seed,
+        confidence_level=confidence_level,
+    ).rename(columns={"measure": "baseline"})
+    return _finish(rows, "embedding_baseline", dataset=dataset, model=model, checkpoint=checkpoint, pooling=pooling)
 
 
 def _hierarchy_rows_of(
@@ -508,7 +526,7 @@ def alignment_summary(alignment: pd.DataFrame) -> pd.DataFrame:
     """
     summary = fold_summary(
         alignment,
-        ["model", "checkpoint", "score", "measure", "tau"],
+        ["dataset", "model", "checkpoint", "score", "measure", "tau"],
         "spearman",
         carry={"n_pairs": "mean", "n_empty_union": "mean", "n_degenerate_resamples": "sum"},
     )
@@ -634,6 +652,41 @@ def hierarchy_test_summary(hierarchy_tests: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     return _finish(summary, "hierarchy_tests_summary")
+
+
+def cross_dataset_rows(
+    alignment_summary: pd.DataFrame,
+    embedding: pd.DataFrame,
+    lexical: pd.DataFrame,
+    *,
+    tau: float,
+    ceilings: Mapping[str, float | None],
+) -> pd.DataFrame:
+    """cross_dataset.csv (the later paper's claim, Fig. 10): per dataset, model and checkpoint, the
+    alignment of every expert measure (Jaccard at `tau` only) over folds, and of each embedding
+    baseline and the lexical baseline (one estimate each: n_folds 1, sd NaN, min = max = mean),
+    with their bootstrap CIs and the dataset's human ceiling (NaN when unknown).
+
+    alignment_summary, embedding, lexical: the alignment_summary, embedding_baseline and
+    lexical_baseline tables. The lexical rows repeat for every model and checkpoint.
+    """
+    experts = alignment_summary[
+        (alignment_summary["measure"] != "jaccard") | np.isclose(alignment_summary["tau"], tau)
+    ]
+    if not np.isclose(alignment_summary.loc[alignment_summary["measure"] == "jaccard", "tau"], tau).any():
+        raise ValueError(f"cross_dataset: no Jaccard rows at tau {tau} in the alignment summary")
+    experts = experts.assign(kind="experts", method=experts["measure"])
+    one = dict(sd=np.nan, n_folds=1)
+    baselines = embedding.assign(kind="embedding", method=embedding["baseline"], tau=np.nan, mean=embedding["spearman"],
+                                 min=embedding["spearman"], max=embedding["spearman"], **one)
+    runs = pd.concat([experts, baselines])[["dataset", "model", "checkpoint"]].drop_duplicates()
+    words = lexical.assign(kind="lexical", method=lexical["measure"], tau=np.nan, mean=lexical["spearman"],
+                           min=lexical["spearman"], max=lexical["spearman"], **one).drop(columns=["measure"])
+    words = words.merge(runs, on="dataset")
+    table = pd.concat([experts, baselines, words], ignore_index=True)
+    table["ceiling"] = table["dataset"].map(lambda name: ceilings.get(name)).astype(float)
+    table["order"] = table["method"].map({name: i for i, name in enumerate(MEASURES)})
+    return _finish(table.sort_values(["dataset", "model", "checkpoint", "order"], kind="stable"), "cross_dataset")
 
 
 #: Builder of each summary table from its per-fold table (the summaries that need resampling
