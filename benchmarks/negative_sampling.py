@@ -36,7 +36,8 @@ from expertalign.models import load_model, select_modules
 from expertalign.responses import record_responses
 from expertalign.similarity import expert_jaccard, pair_similarities
 from expertalign.stats import spearman
-from expertalign.workflow import pool_table, write_json
+from expertalign.generation import pool_table
+from expertalign.workflow import write_json
 
 log = logging.getLogger("benchmarks.negative_sampling")
 REPO = Path(__file__).resolve().parents[1]

@@ -30,7 +30,8 @@ from expertalign.extraction import extract_scores
 from expertalign.folds import make_folds
 from expertalign.knowledge import rowwise_jaccard
 from expertalign.models import load_model, select_modules
-from expertalign.workflow import pool_table, read_jsonl, write_json
+from expertalign.generation import pool_table
+from expertalign.workflow import read_jsonl, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))

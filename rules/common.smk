@@ -10,8 +10,15 @@ from snakemake.utils import validate
 from expertalign import __version__ as EXPERTALIGN_VERSION
 from expertalign.config import check_config, check_hierarchy_concepts, resolve_path, schema_error, sorted_keys
 from expertalign.datasets import check_configured
-from expertalign.concepts import concept_list, load_hierarchy, load_men, load_sense_overrides, resolve_men
-from expertalign.workflow import file_sha256, pilot_concepts
+from expertalign.concepts import (
+    concept_list,
+    load_hierarchy,
+    load_men,
+    load_sense_overrides,
+    pilot_concepts,
+    resolve_men,
+)
+from expertalign.workflow import file_sha256
 
 try:
     validate(config, schema="../workflow/schemas/config.schema.yaml", set_default=True)

@@ -70,3 +70,28 @@ def test_parse_time_imports_of_the_package_pull_in_no_heavy_library():
            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]", f"parse-time imports load {loaded.strip()}"
+
+
+def test_the_package_has_no_import_cycle():
+    """Every expertalign import (module level or inside a function) points one way: no module
+    reaches itself through others (workflow.py, the file I/O, imports nothing from the package)."""
+    import ast
+    import graphlib
+
+    package = REPO / "src" / "expertalign"
+    graph = {}
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        graph[path.stem] = {
+            node.module.split(".")[1]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("expertalign.")
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "expertalign"
+            for alias in node.names
+        }
+    assert graph["workflow"] == set()
+    assert "concepts" in graph["wordnet"] and "wordnet" not in graph["concepts"]
+    list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError on a cycle

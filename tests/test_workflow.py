@@ -11,7 +11,7 @@ import yaml
 
 from chat_server import ChatServer, Reply, completion, numbered
 from expertalign.concepts import load_men
-from expertalign.workflow import pilot_concepts
+from expertalign.concepts import pilot_concepts
 from workflow_fixtures import CONCEPTS, REPO, VERBS, run_snakemake, tiny_config, write_sentences
 
 pytestmark = pytest.mark.slow

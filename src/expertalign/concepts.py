@@ -390,3 +390,25 @@ def concept_list(
     if not concepts:
         raise ConceptError(f"concept list {spec!r} is empty")
     return sorted(set(concepts))
+
+
+def pilot_concepts(pairs: pd.DataFrame, fallback: pd.DataFrame, concepts: list[str], n_pairs: int, seed: int) -> list[str]:
+    """Concepts of ``n_pairs`` MEN pairs drawn (seeded) among ``concepts`` for the stability sweep.
+
+    Pairs come from ``pairs`` (the dev split, as in the paper) and, when it has too few pairs whose
+    two concepts are analysed, from ``fallback`` (the full MEN). Returns the sorted distinct concepts.
+    """
+    present = set(concepts)
+
+    def usable(table: pd.DataFrame) -> pd.DataFrame:
+        return table[table["word1"].isin(present) & table["word2"].isin(present)]
+
+    dev = usable(pairs)
+    chosen = dev.sample(n=min(n_pairs, len(dev)), random_state=seed)
+    if len(chosen) < n_pairs:
+        rest = usable(fallback).merge(dev[["word1", "word2"]], how="left", indicator=True)
+        rest = rest[rest["_merge"] == "left_only"].drop(columns="_merge")
+        chosen = pd.concat([chosen, rest.sample(n=min(n_pairs - len(chosen), len(rest)), random_state=seed)])
+    if chosen.empty:
+        raise ValueError("pilot: no MEN pair has both concepts among the analysed concepts")
+    return sorted(set(chosen["word1"]) | set(chosen["word2"]))

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -689,3 +690,31 @@ def make_backend(name: str, settings: dict) -> GeneratingBackend | FileBackend:
     if name not in BACKENDS:
         raise ValueError(f"unknown sentence backend {name!r}; expected one of {sorted(BACKENDS)}")
     return BACKENDS[name](**settings)
+
+
+def pool_table(pools: dict[str, list[dict]], backend: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sentence pool table (sentence_id, concept, prompt, sentence) and a diversity table.
+
+    Diversity: one row per concept with its backend, pool size and type/token ratio (the paper
+    quotes 0.34 for GPT-4 pools). An empty pool is an error naming the concept.
+    """
+    empty = [c for c, records in pools.items() if not records]
+    if empty:
+        raise ValueError(f"no sentences for concept(s) {', '.join(empty)}")
+    rows = [
+        dict(concept=concept, prompt=r.get("prompt") or "other", sentence=r["sentence"])
+        for concept, records in pools.items()
+        for r in records
+    ]
+    pool = pd.DataFrame(rows)
+    pool.insert(0, "sentence_id", np.arange(len(pool)))
+    diversity = pd.DataFrame(
+        dict(
+            concept=concept,
+            backend=backend,
+            n_sentences=len(records),
+            type_token_ratio=type_token_ratio([r["sentence"] for r in records]),
+        )
+        for concept, records in pools.items()
+    )
+    return pool, diversity

@@ -332,3 +332,29 @@ def mentions_concept(sentence: str, word: str, pos: str) -> bool:
     """
     text = sentence.replace("\u2019", "'")
     return _mention_pattern(word, pos).search(text) is not None
+
+
+def concept_table(concepts: list[str], hierarchy: pd.DataFrame, sense_overrides: dict[str, str]) -> pd.DataFrame:
+    """One row per concept: concept, word, pos, domain ('' outside the hierarchy), role, definition.
+
+    ``hierarchy`` is a loaded hierarchy table (domain, role, concept), ``sense_overrides`` the
+    loaded overrides ({concept: synset name or text}, may be empty). The definition is the WordNet
+    sense the generation prompts use (an override where given); a concept without one gets an
+    empty definition and a logged warning.
+    """
+    hierarchy = hierarchy.set_index("concept")
+    rows = []
+    for concept in concepts:
+        word, pos = parse_concept(concept)
+        in_hierarchy = concept in hierarchy.index
+        rows.append(
+            dict(
+                concept=concept,
+                word=word,
+                pos=pos,
+                domain=hierarchy.at[concept, "domain"] if in_hierarchy else "",
+                role=hierarchy.at[concept, "role"] if in_hierarchy else "",
+                definition=definition(concept, sense_overrides) or "",
+            )
+        )
+    return pd.DataFrame(rows)

@@ -1,5 +1,7 @@
-"""Glue for the workflow's scripts: logging into the rule's log file, atomic table writes and reads
-of intermediates that name a corrupt file and the command that rebuilds it."""
+"""File I/O and logging for the workflow's scripts: logging into the rule's log file, atomic writes,
+and reads of intermediates that name a corrupt file and the command that rebuilds it.
+
+A leaf module: it imports nothing from expertalign, so every domain module may use it."""
 
 from __future__ import annotations
 
@@ -127,36 +129,6 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def pool_table(pools: dict[str, list[dict]], backend: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sentence pool table (sentence_id, concept, prompt, sentence) and a diversity table.
-
-    Diversity: one row per concept with its backend, pool size and type/token ratio (the paper
-    quotes 0.34 for GPT-4 pools). An empty pool is an error naming the concept.
-    """
-    from expertalign.generation import type_token_ratio
-
-    empty = [c for c, records in pools.items() if not records]
-    if empty:
-        raise ValueError(f"no sentences for concept(s) {', '.join(empty)}")
-    rows = [
-        dict(concept=concept, prompt=r.get("prompt") or "other", sentence=r["sentence"])
-        for concept, records in pools.items()
-        for r in records
-    ]
-    pool = pd.DataFrame(rows)
-    pool.insert(0, "sentence_id", np.arange(len(pool)))
-    diversity = pd.DataFrame(
-        dict(
-            concept=concept,
-            backend=backend,
-            n_sentences=len(records),
-            type_token_ratio=type_token_ratio([r["sentence"] for r in records]),
-        )
-        for concept, records in pools.items()
-    )
-    return pool, diversity
-
-
 def file_sha256(path: str | os.PathLike) -> str:
     """The sha256 hex digest of a file's bytes (read in 1 MiB blocks)."""
     digest = hashlib.sha256()
@@ -171,54 +143,3 @@ def read_tables(paths: list[str]) -> pd.DataFrame:
     frames = [pd.read_csv(p) for p in paths if os.path.getsize(p) > 0]
     frames = [f for f in frames if not f.empty] or frames[:1]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def pilot_concepts(pairs: pd.DataFrame, fallback: pd.DataFrame, concepts: list[str], n_pairs: int, seed: int) -> list[str]:
-    """Concepts of ``n_pairs`` MEN pairs drawn (seeded) among ``concepts`` for the stability sweep.
-
-    Pairs come from ``pairs`` (the dev split, as in the paper) and, when it has too few pairs whose
-    two concepts are analysed, from ``fallback`` (the full MEN). Returns the sorted distinct concepts.
-    """
-    present = set(concepts)
-
-    def usable(table: pd.DataFrame) -> pd.DataFrame:
-        return table[table["word1"].isin(present) & table["word2"].isin(present)]
-
-    dev = usable(pairs)
-    chosen = dev.sample(n=min(n_pairs, len(dev)), random_state=seed)
-    if len(chosen) < n_pairs:
-        rest = usable(fallback).merge(dev[["word1", "word2"]], how="left", indicator=True)
-        rest = rest[rest["_merge"] == "left_only"].drop(columns="_merge")
-        chosen = pd.concat([chosen, rest.sample(n=min(n_pairs - len(chosen), len(rest)), random_state=seed)])
-    if chosen.empty:
-        raise ValueError("pilot: no MEN pair has both concepts among the analysed concepts")
-    return sorted(set(chosen["word1"]) | set(chosen["word2"]))
-
-
-def concept_table(concepts: list[str], hierarchy: pd.DataFrame, sense_overrides: dict[str, str]) -> pd.DataFrame:
-    """One row per concept: concept, word, pos, domain ('' outside the hierarchy), role, definition.
-
-    ``hierarchy`` is a loaded hierarchy table (domain, role, concept), ``sense_overrides`` the
-    loaded overrides ({concept: synset name or text}, may be empty). The definition is the WordNet
-    sense the generation prompts use (an override where given); a concept without one gets an
-    empty definition and a logged warning.
-    """
-    from expertalign.concepts import parse_concept
-    from expertalign.wordnet import definition
-
-    hierarchy = hierarchy.set_index("concept")
-    rows = []
-    for concept in concepts:
-        word, pos = parse_concept(concept)
-        in_hierarchy = concept in hierarchy.index
-        rows.append(
-            dict(
-                concept=concept,
-                word=word,
-                pos=pos,
-                domain=hierarchy.at[concept, "domain"] if in_hierarchy else "",
-                role=hierarchy.at[concept, "role"] if in_hierarchy else "",
-                definition=definition(concept, sense_overrides) or "",
-            )
-        )
-    return pd.DataFrame(rows)

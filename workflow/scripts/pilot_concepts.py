@@ -8,7 +8,7 @@ from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from expertalign.workflow import pilot_concepts  # noqa: E402
+from expertalign.concepts import pilot_concepts  # noqa: E402
 
 chosen = pilot_concepts(
     pd.read_csv(snakemake.input.pairs),

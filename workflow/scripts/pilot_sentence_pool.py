@@ -9,7 +9,8 @@ from pathlib import Path  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from expertalign.generation import generate_pool, make_backend  # noqa: E402
-from expertalign.workflow import pool_table, read_jsonl, write_csv, write_parquet  # noqa: E402
+from expertalign.generation import pool_table  # noqa: E402
+from expertalign.workflow import read_jsonl, write_csv, write_parquet  # noqa: E402
 
 params, source = snakemake.params, snakemake.wildcards.source
 chosen = Path(snakemake.input.pilot).read_text().split()

@@ -6,7 +6,8 @@ log_to_file(snakemake.log[0])
 import pandas as pd  # noqa: E402
 
 from expertalign.generation import BuiltinBackend, FileBackend, generate_pool  # noqa: E402
-from expertalign.workflow import pool_table, read_jsonl, write_csv, write_parquet  # noqa: E402
+from expertalign.generation import pool_table  # noqa: E402
+from expertalign.workflow import read_jsonl, write_csv, write_parquet  # noqa: E402
 
 params = snakemake.params
 concepts = pd.read_csv(snakemake.input.concepts, keep_default_na=False)
