@@ -302,3 +302,213 @@ def test_configured_builtin_and_user_datasets(men_dir, tmp_path):
 def test_schema_rejects_a_url_entry_without_sha1_key(men_dir):
     with pytest.raises(Exception, match="sha1"):
         _validated({"simlex999": {"urls": [{"url": "https://x/y.zip", "file": "SimLex-999.txt"}]}}, men_dir)
+
+
+def test_user_entries_may_carry_a_ceiling_and_the_schema_checks_it(men_dir, tmp_path):
+    config = _validated({"user": {"a": "a.tsv", "b": {"path": "b.tsv", "ceiling": 0.7}, "c": {"path": "c.tsv"}}},
+                        men_dir)
+    assert config["datasets"]["user"]["b"] == {"path": "b.tsv", "ceiling": 0.7}
+    assert datasets.user_entry("a", "a.tsv") == ("a.tsv", None)
+    assert datasets.user_entry("b", {"path": "b.tsv", "ceiling": 0.7}) == ("b.tsv", 0.7)
+    assert datasets.user_entry("c", {"path": "c.tsv"}) == ("c.tsv", None)
+    for bad in ({"path": "b.tsv", "ceiling": 1.5}, {"ceiling": 0.5}, {"path": "b.tsv", "extra": 1}, 3):
+        with pytest.raises(Exception):
+            _validated({"user": {"b": bad}}, men_dir)
+
+
+def test_schema_search_dirs_default_to_none(men_dir):
+    config = _validated({}, men_dir)
+    assert config["datasets"]["simlex999"]["search_dirs"] == []
+    assert config["datasets"]["wordsim353"]["search_dirs"] == []
+
+
+# ------------------------------------------------------------------ parse-time check (check_configured)
+
+
+def _three(men_dir, **block) -> dict:
+    """A schema-valid config naming the three built-in datasets, the two others from the shared copies."""
+    return _validated({"names": ["men", "simlex999", "wordsim353"],
+                       "simlex999": {"search_dirs": [str(SIMLEX_DIR)]}, "wordsim353": {"dir": str(WORDSIM_DIR)},
+                       **block}, men_dir)
+
+
+@pytest.fixture(scope="module")
+def men_words(men_dir) -> list[str]:
+    from expertalign.concepts import men_concepts
+
+    return men_concepts(men_dir)
+
+
+def test_check_configured_on_the_shared_copies(men_dir, men_words, tmp_path):
+    import json
+
+    sources = datasets.check_configured(_three(men_dir), men_words, tmp_path, men_dir=men_dir)
+    assert list(sources) == ["men", "simlex999", "wordsim353"]
+    assert json.loads(json.dumps(sources)) == sources  # plain JSON: a Snakemake param
+    men, simlex, wordsim = sources.values()
+    assert men == {
+        "name": "men", "file": str(men_dir.absolute()), "split": "test",
+        "sha1": hashlib.sha1((men_dir / "MEN_dataset_lemma_form.test").read_bytes()).hexdigest(),
+        "pos_rule": "given", "ceiling": 0.84,
+        "ceiling_source": f"{men_dir.absolute() / 'agreement-score.txt'}: correlation(men, marco+elia)=0.84",
+    }
+    assert simlex["file"] == str(SIMLEX_DIR / "simlex999.txt") and simlex["split"] is None
+    assert simlex["sha1"] == DATASETS["simlex999"].files["simlex999.txt"]
+    assert (simlex["pos_rule"], simlex["ceiling"]) == ("wordnet", 0.67)
+    assert wordsim["file"] == str(WORDSIM_DIR / "wordsim353.tsv")
+    assert (wordsim["pos_rule"], wordsim["ceiling"]) == ("noun", None) and wordsim["ceiling_source"]
+    # the job side: the same pairs as the direct loaders
+    assert len(datasets.load_source(wordsim)) == 347
+    men_pairs = datasets.load_source(men)
+    assert len(men_pairs) == 1000 and set(men_pairs["pos_source"]) == {"given"}
+
+
+def test_check_configured_resolves_men_itself_and_reads_its_ceiling(men_dir, men_words, tmp_path, monkeypatch):
+    monkeypatch.delenv("EXPERTALIGN_MEN_DIR", raising=False)
+    folder = tmp_path / "MEN"
+    folder.mkdir()
+    for name in ("MEN_dataset_lemma_form.dev", "MEN_dataset_lemma_form.test", "MEN_dataset_lemma_form_full"):
+        folder.joinpath(name).write_bytes((men_dir / name).read_bytes())
+    folder.joinpath("agreement-score.txt").write_text("correlation(men, marco+elia)=0.91\n")
+    config = _validated({}, men_dir)
+    config["concepts"]["men"] |= {"dir": None, "search_dirs": ["MEN"], "split": "full"}
+    source = datasets.check_configured(config, men_words, tmp_path)["men"]  # search_dirs read from base
+    assert (source["file"], source["split"], source["ceiling"]) == (str(folder), "full", 0.91)
+    (folder / "agreement-score.txt").unlink()
+    source = datasets.check_configured(config, men_words, tmp_path)["men"]
+    assert source["ceiling"] == 0.84 and "Bruni" in source["ceiling_source"]
+
+
+def test_search_dirs_find_the_shared_copies_and_skip_altered_ones(men_dir, men_words, tmp_path, monkeypatch):
+    altered = tmp_path / "altered"
+    altered.mkdir()
+    (altered / "wordsim353.tsv").write_bytes((WORDSIM_DIR / "wordsim353.tsv").read_bytes() + b"cat\tdog\t7\n")
+    (altered / "combined.tab").write_text("word1\tword2\tscore\ncat\tdog\t7\n")  # no known sha1: not taken
+    config = _validated({"names": ["wordsim353", "simlex999"],
+                         "wordsim353": {"search_dirs": ["altered", "nowhere", str(WORDSIM_DIR)]},
+                         "simlex999": {"search_dirs": [str(SIMLEX_DIR)]}}, men_dir)
+    sources = datasets.check_configured(config, men_words, tmp_path, men_dir=men_dir)
+    assert sources["wordsim353"]["file"] == str(WORDSIM_DIR / "wordsim353.tsv")
+    assert sources["simlex999"]["file"] == str(SIMLEX_DIR / "simlex999.txt")
+    # dir, and the environment variable above it, come before search_dirs
+    config["datasets"]["wordsim353"]["dir"] = "altered/combined.tab"
+    assert datasets.check_configured(config, men_words, tmp_path, men_dir)["wordsim353"]["file"] == str(
+        altered / "combined.tab")
+    monkeypatch.setenv("EXPERTALIGN_WORDSIM_DIR", str(WORDSIM_DIR))
+    assert datasets.check_configured(config, men_words, tmp_path, men_dir)["wordsim353"]["file"] == str(
+        WORDSIM_DIR / "wordsim353.tsv")
+    # nothing found and no download with a sha1
+    config["datasets"]["names"] = ["simlex999"]
+    config["datasets"]["simlex999"]["search_dirs"] = ["altered"]
+    with pytest.raises(DatasetError, match=r"simlex999: no local file .*search_dirs"):
+        datasets.check_configured(config, men_words, tmp_path, men_dir)
+
+
+def test_user_datasets_with_and_without_ceiling(men_dir, men_words, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "plain.tsv").write_text("word1\tword2\tscore\ndog\tcat\t7\nxqzzy\tcat\t1\n")
+    (tmp_path / "data" / "rated.csv").write_text("word1,word2,score,pos\nrun,walk,4.5,v\n")
+    config = _validated({"names": ["rated", "plain"],
+                         "user": {"plain": "data/plain.tsv", "rated": {"path": "data/rated.csv", "ceiling": 0.7}}},
+                        men_dir)
+    sources = datasets.check_configured(config, men_words, tmp_path, men_dir)
+    assert list(sources) == ["rated", "plain"]
+    assert sources["rated"] == {
+        "name": "rated", "file": str(tmp_path / "data" / "rated.csv"), "split": None,
+        "sha1": hashlib.sha1(b"word1,word2,score,pos\nrun,walk,4.5,v\n").hexdigest(), "pos_rule": "wordnet",
+        "ceiling": 0.7, "ceiling_source": "config datasets.user.rated.ceiling",
+    }
+    assert sources["plain"]["ceiling"] is None and sources["plain"]["file"] == str(tmp_path / "data" / "plain.tsv")
+    assert datasets.load_source(sources["rated"]).to_dict("list") == {
+        "word1": ["run-v"], "word2": ["walk-v"], "score": [4.5], "pos_source": ["given"]}
+
+
+def test_load_source_refuses_a_file_changed_since_parse(men_dir, men_words, tmp_path):
+    path = tmp_path / "mine.tsv"
+    path.write_text("word1\tword2\tscore\ndog\tcat\t7\n")
+    config = _validated({"names": ["mine"], "user": {"mine": str(path)}}, men_dir)
+    source = datasets.check_configured(config, men_words, tmp_path, men_dir)["mine"]
+    path.write_text("word1\tword2\tscore\ndog\tcat\t8\n")
+    with pytest.raises(DatasetError, match=rf"dataset 'mine': {path} changed since the workflow was parsed"):
+        datasets.load_source(source)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("first\tsecond\tscore\ndog\tcat\t1\n", r"{path}:1: bad header"),
+        ("word1\tword2\tpos\ndog\tcat\tn\n", r"{path}:1: header lacks column\(s\) \['score'\]"),
+        ("word1\tword2\tscore\ndog\tcat\t1\nbird\tcat\n", r"{path}:3: expected 3 fields, got 2"),
+        ("# c\nword1\tword2\tscore\ndog\tcat\t1\nbird\tcat\tmany\n", r"{path}:4: score 'many' is not a number"),
+        ("word1\tword2\tscore\tpos\ndog\tcat\t1\tq\n", r"{path}:2: POS 'q' is not one of"),
+        ("word1\tword2\tscore\ndog\tcat-\t1\n", r"{path}:2: bad concept id 'cat--n'"),
+        ("word1\tword2\tscore\nxqzzy\tqwzzy\t1\ndog\txqzzy\t2\n",
+         r"dataset 'bad': none of the 2 pairs of {path} has both words among the \d+ words of the 751 configured"),
+    ],
+)
+def test_check_configured_stops_on_a_malformed_user_file(men_dir, men_words, tmp_path, text, message):
+    path = tmp_path / "bad.tsv"
+    path.write_text(text)
+    config = _validated({"names": ["men", "bad"], "user": {"bad": str(path)}}, men_dir)
+    with pytest.raises(DatasetError, match=message.format(path=path)):
+        datasets.check_configured(config, men_words, tmp_path, men_dir)
+
+
+def test_check_configured_stops_on_builtin_problems(men_dir, men_words, tmp_path):
+    (tmp_path / "wordsim353.tsv").write_bytes((WORDSIM_DIR / "wordsim353.tsv").read_bytes().replace(b"6.77", b"6.78"))
+    config = _validated({"names": ["wordsim353"], "wordsim353": {"dir": str(tmp_path)}}, men_dir)
+    with pytest.raises(DatasetError, match=rf"wordsim353 file {tmp_path / 'wordsim353.tsv'} failed its sha1 check"):
+        datasets.check_configured(config, men_words, tmp_path, men_dir)
+    (tmp_path / "SimLex-999.txt").write_text("# c\nold\tnew\t1.58\nsmart\tintelligent\tnine\n")
+    config = _validated({"names": ["simlex999"], "simlex999": {"dir": str(tmp_path)}}, men_dir)
+    with pytest.raises(DatasetError, match=rf"{tmp_path / 'SimLex-999.txt'}:3: score 'nine' is not a number"):
+        datasets.check_configured(config, men_words, tmp_path, men_dir)
+    config = _validated({}, men_dir)
+    with pytest.raises(DatasetError, match=rf"dataset 'men': none of the 1000 pairs of {men_dir.absolute()} "):
+        datasets.check_configured(config, ["xqzzy-n", "dog-n"], tmp_path, men_dir)
+    config["datasets"]["names"] = ["men", "simlex"]
+    with pytest.raises(DatasetError, match="datasets.names: unknown dataset 'simlex'"):
+        datasets.check_configured(config, men_words, tmp_path, men_dir)
+    config = _validated({"user": {"wordsim353": "x.tsv"}}, men_dir)
+    with pytest.raises(DatasetError, match="datasets.user.wordsim353: the name is a built-in dataset"):
+        datasets.check_configured(config, men_words, tmp_path, men_dir)
+    config = _validated({"names": ["mine"], "user": {"mine": "absent.tsv"}}, men_dir)
+    with pytest.raises(DatasetError, match=rf"datasets.user.mine: file missing: {tmp_path / 'absent.tsv'}"):
+        datasets.check_configured(config, men_words, tmp_path, men_dir)
+
+
+def test_check_configured_imports_no_nltk_and_is_fast(men_dir):
+    """Parse time: the check of the three shared datasets loads neither nltk nor another heavy library and
+    takes well under 0.3 s (measured: about 0.03 s on 2 cores)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys, time
+from snakemake.utils import validate
+from expertalign import datasets
+from expertalign.concepts import men_concepts
+config = {{"models": {{"m": {{"source": "all-minilm-l6-v2"}}}}, "concepts": {{"men": {{"dir": {str(men_dir)!r}}}}},
+          "datasets": {{"names": ["men", "simlex999", "wordsim353"],
+                       "simlex999": {{"search_dirs": [{str(SIMLEX_DIR)!r}]}},
+                       "wordsim353": {{"dir": {str(WORDSIM_DIR)!r}}}}}}}
+validate(config, {str(SCHEMA_PATH)!r}, set_default=True)
+concepts = men_concepts({str(men_dir)!r})
+start = time.perf_counter()
+sources = datasets.check_configured(config, concepts, ".", {str(men_dir)!r})
+elapsed = time.perf_counter() - start
+heavy = {{"nltk", "torch", "scipy", "sklearn", "transformers", "matplotlib"}}
+print(len(sources), sorted({{m.split(".")[0] for m in sys.modules}} & heavy), elapsed)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:2] == ["3", "[]"], out
+    assert float(out[2]) < 0.3, f"check_configured took {out[2]} s"
+
+
+def test_the_parse_time_pair_check_ignores_pos(men_dir, tmp_path):
+    path = tmp_path / "mine.tsv"
+    path.write_text("word1\tword2\tscore\tpos\nDog\tcat\t7\tn\n")
+    config = _validated({"names": ["mine"], "user": {"mine": str(path)}}, men_dir)
+    assert list(datasets.check_configured(config, ["dog-v", "cat-j"], tmp_path, men_dir)) == ["mine"]
+    with pytest.raises(DatasetError, match=rf"none of the 1 pairs of {path} .* 1 words of the 2 configured"):
+        datasets.check_configured(config, ["dog-v", "dog-n"], tmp_path, men_dir)

@@ -5,12 +5,21 @@ POS n/v/j), score (float, the dataset's own scale) and pos_source (``given``: th
 part of speech; ``inferred``: the rule below chose it). A new dataset is one ``DatasetSpec`` entry.
 
 Where the data come from: MEN keeps its own config block and loader (expertalign.concepts). The
-others come from a local folder or file (config ``datasets.<name>.dir``; environment variables
-``EXPERTALIGN_SIMLEX_DIR`` / ``EXPERTALIGN_WORDSIM_DIR`` override it) or are downloaded from URL
-entries ``{url, file, sha1}`` (an archive holding ``file``, whose bytes must have ``sha1``; an
-entry without sha1 is refused, since the official archives' checksums are not recorded here). A
-local file whose name is a known copy (``DatasetSpec.files``) is sha1-checked; other file names
-(the official SimLex-999.txt, user files) are read unchecked, with a log line.
+others come from, in this order: a local folder or file (config ``datasets.<name>.dir``;
+environment variables ``EXPERTALIGN_SIMLEX_DIR`` / ``EXPERTALIGN_WORDSIM_DIR`` override it); the
+folders of ``datasets.<name>.search_dirs``, where only a known copy whose sha1 matches is taken
+(absent or altered files are skipped); a download from URL entries ``{url, file, sha1}`` (an
+archive holding ``file``, whose bytes must have ``sha1``; an entry without sha1 is refused, since
+the official archives' checksums are not recorded here). A local file whose name is a known copy
+(``DatasetSpec.files``) is sha1-checked; other file names (the official SimLex-999.txt, user
+files) are read unchecked, with a log line.
+
+Two stages, so that bad input stops a run before any job: ``check_configured`` (at workflow parse
+time: no WordNet, no nltk import) finds each configured dataset's file, reads and checks its table
+(header, columns, numeric scores, checksum, at least one pair whose two words are words of the
+configured concepts, POS ignored) and returns a plain dict per dataset (its "source"); the
+dataset's job then calls ``load_source`` with that dict, which rechecks the file's sha1 and
+applies the part-of-speech rule below (WordNet).
 
 Part of speech:
 
@@ -27,6 +36,7 @@ Pairs of a concept with itself (WordSim-353's tiger-tiger) are dropped with a lo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -38,15 +48,15 @@ import pandas as pd
 
 from expertalign.concepts import (
     MEN_DIR_ENV,
+    MEN_FILES,
     ConceptError,
+    MENError,
     check_sha1,
     fetch_archive_files,
     load_men,
     parse_concept,
     resolve_men,
 )
-from expertalign.wordnet import wordnet_reader
-
 log = logging.getLogger(__name__)
 
 COLUMNS = ["word1", "word2", "score", "pos_source"]
@@ -65,6 +75,14 @@ _MEN_CEILING_RE = re.compile(r"correlation\(men,\s*marco\+elia\)\s*=\s*([0-9.]+)
 
 class DatasetError(ValueError):
     """A dataset file is malformed, fails its checksum, or shares no pair with the concepts."""
+
+
+def wordnet_reader():
+    """The default WordNet reader (expertalign.wordnet, imported here: it imports nltk, which
+    parse-time code such as ``check_configured`` must not pay for)."""
+    from expertalign.wordnet import wordnet_reader as reader
+
+    return reader()
 
 
 @dataclass(frozen=True)
@@ -301,6 +319,10 @@ def _checked_file(spec: DatasetSpec, path: Path) -> Path:
     return path
 
 
+def _sha1_of(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
 def _read_checked(path: Path, expected_sha1: str) -> bytes:
     """The bytes of a downloaded dataset file after their sha1 check; DatasetError otherwise."""
     if not path.is_file():
@@ -308,16 +330,32 @@ def _read_checked(path: Path, expected_sha1: str) -> bytes:
     return check_sha1(path, path.read_bytes(), expected_sha1, "dataset", DatasetError)
 
 
+def _known_copy(spec: DatasetSpec, place: Path) -> Path | None:
+    """The first known copy (a ``spec.files`` name with a sha1) in folder ``place`` (or ``place``
+    itself when it is such a file) whose sha1 matches; absent or altered copies are skipped."""
+    known = {name: sha1 for name, sha1 in spec.files.items() if sha1}
+    candidates = [place / name for name in known] if place.is_dir() else [place]
+    for path in candidates:
+        if path.name not in known or not path.is_file():
+            continue
+        if _sha1_of(path) == known[path.name]:
+            return path
+        log.warning("%s: %s skipped: its sha1 is not that of the known copy", spec.name, path)
+    return None
+
+
 def dataset_file(
     spec: DatasetSpec,
     local: str | os.PathLike | None = None,
     urls: Iterable[Mapping[str, str | None]] | None = None,
     cache_dir: str | os.PathLike = "resources/datasets",
+    search_dirs: Iterable[str | os.PathLike] = (),
 ) -> Path:
-    """The file of ``spec``: env ``spec.dir_env``, else ``local`` (folder or file), else a download.
+    """The file of ``spec``: env ``spec.dir_env``, else ``local`` (folder or file), else the first
+    known copy with a matching sha1 in ``search_dirs``, else a download.
 
-    A folder is searched for the names of ``spec.files`` in order. Downloads need a sha1 per URL
-    entry ``{url, file, sha1}``; the file lands in ``cache_dir/<name>/``.
+    A local folder is searched for the names of ``spec.files`` in order. Downloads need a sha1 per
+    URL entry ``{url, file, sha1}``; the file lands in ``cache_dir/<name>/``.
     """
     chosen = (os.environ.get(spec.dir_env) if spec.dir_env else None) or local
     if chosen:
@@ -328,12 +366,19 @@ def dataset_file(
                 raise DatasetError(f"{spec.name}: {chosen} holds none of {list(spec.files)}")
             chosen = found[0]
         return _checked_file(spec, chosen)
+    for folder in map(Path, search_dirs):
+        found = _known_copy(spec, folder)
+        if found is not None:
+            log.info("%s: using %s (sha1 verified)", spec.name, found)
+            return found
     entries = list(spec.urls if urls is None else urls)
     unchecked = [e["url"] for e in entries if not e.get("sha1")]
     if unchecked or not entries:
         raise DatasetError(
-            f"{spec.name}: no local file (set datasets.{spec.name}.dir or ${spec.dir_env}) and no "
-            f"download URL with a sha1 (entries lacking sha1: {unchecked})"
+            f"{spec.name}: no local file (set datasets.{spec.name}.dir or ${spec.dir_env}, or add a "
+            f"folder holding a known copy {[n for n, h in spec.files.items() if h]} to "
+            f"datasets.{spec.name}.search_dirs) and no download URL with a sha1 (entries lacking "
+            f"sha1: {unchecked})"
         )
     folder = Path(cache_dir) / spec.name
     failures = []
@@ -406,11 +451,23 @@ def pairs_among(pairs: pd.DataFrame, concepts: Iterable[str], dataset: str) -> p
     return kept.reset_index(drop=True)
 
 
+def user_entry(name: str, entry: str | Mapping) -> tuple[str, float | None]:
+    """(path, ceiling) of ``datasets.user.<name>``: a path string, or ``{path, ceiling}`` (ceiling
+    optional: a Spearman rho in 0..1, or None for unknown)."""
+    if isinstance(entry, str):
+        return entry, None
+    ceiling = entry.get("ceiling")
+    if ceiling is not None and not 0 <= ceiling <= 1:
+        raise DatasetError(f"datasets.user.{name}.ceiling: {ceiling} is not a Spearman rho in 0..1")
+    return entry["path"], None if ceiling is None else float(ceiling)
+
+
 def load_configured(config: Mapping) -> dict[str, pd.DataFrame]:
     """Concept pairs of each dataset of ``config["datasets"]["names"]``, in that order.
 
-    ``config`` carries the schema's defaults; MEN is read as ``concepts.men`` says. Raises
-    DatasetError naming a name that is neither built in nor a key of ``datasets.user``.
+    ``config`` carries the schema's defaults; MEN is read as ``concepts.men`` says; relative paths
+    are read from the working folder (the workflow uses ``check_configured`` and ``load_source``).
+    Raises DatasetError naming a name that is neither built in nor a key of ``datasets.user``.
     """
     block = config["datasets"]
     loaded = {}
@@ -420,12 +477,186 @@ def load_configured(config: Mapping) -> dict[str, pd.DataFrame]:
             loaded[name] = load_men_pairs(men["dir"], men["urls"], men["cache_dir"], men["split"])
         elif name in DATASETS:
             source = block[name]
-            loaded[name] = load_dataset(name, source["dir"], source["urls"], block["cache_dir"])
+            spec = DATASETS[name]
+            path = dataset_file(spec, source["dir"], source["urls"], block["cache_dir"],
+                                source.get("search_dirs", ()))
+            loaded[name] = load_pair_file(spec, path)
         elif name in block["user"]:
-            loaded[name] = load_pair_file(user_spec(name), block["user"][name])
+            loaded[name] = load_pair_file(user_spec(name), user_entry(name, block["user"][name])[0])
         else:
-            raise DatasetError(
-                f"datasets.names: unknown dataset {name!r}; expected one of {sorted(DATASETS)} "
-                f"or a key of datasets.user {sorted(block['user'])}"
-            )
+            raise _unknown_name(name, block)
     return loaded
+
+
+# --------------------------------------------------------------------------------------------
+# parse-time check and the per-dataset job's loader
+# --------------------------------------------------------------------------------------------
+
+
+def _unknown_name(name: str, block: Mapping) -> DatasetError:
+    return DatasetError(
+        f"datasets.names: unknown dataset {name!r}; expected one of {sorted(DATASETS)} "
+        f"or a key of datasets.user {sorted(block['user'])}"
+    )
+
+
+def _absolute(path: str | os.PathLike, base: str | os.PathLike) -> Path:
+    """``path`` when absolute, else ``base / path`` (then made absolute: base may be relative)."""
+    path = Path(path).expanduser()
+    return Path(os.path.abspath(path if path.is_absolute() else Path(base) / path))
+
+
+def _digest(path: Path) -> str:
+    if not path.is_file():
+        raise DatasetError(f"file missing: {path}")
+    return _sha1_of(path)
+
+
+def _men_source(config: Mapping, base, men_dir) -> tuple[dict, list[tuple[int, str, str]]]:
+    men = config["concepts"]["men"]
+    try:
+        if men_dir is None:
+            men_dir = resolve_men(
+                men["dir"] and _absolute(men["dir"], base), men["urls"],
+                _absolute(men["cache_dir"], base), [_absolute(d, base) for d in men["search_dirs"]],
+            )
+        folder = Path(os.path.abspath(men_dir))
+        pairs = load_men(folder, men["split"])
+    except (MENError, ConceptError) as error:
+        raise DatasetError(f"dataset 'men': {error}") from None
+    split_file = folder / MEN_FILES[men["split"]][0]
+    agreement = folder / "agreement-score.txt"
+    ceiling = men_ceiling(folder)
+    source = {
+        "name": "men",
+        "file": str(folder),
+        "split": men["split"],
+        "sha1": _digest(split_file),
+        "pos_rule": "given",
+        "ceiling": ceiling,
+        "ceiling_source": (
+            f"{agreement}: correlation(men, marco+elia)={ceiling}"
+            if agreement.is_file() and _MEN_CEILING_RE.search(agreement.read_text(encoding="utf-8"))
+            else DATASETS["men"].ceiling_source
+        ),
+    }
+    words = [(number, a.rpartition("-")[0], b.rpartition("-")[0])
+             for number, (a, b) in enumerate(zip(pairs["word1"], pairs["word2"]), start=1)]
+    return source, words
+
+
+def _file_source(name: str, spec: DatasetSpec, path: Path, ceiling: float | None,
+                 ceiling_source: str) -> tuple[dict, list[tuple[int, str, str]]]:
+    """The source dict of a pair file, after reading its table (header, columns, scores) and
+    checking that each word makes a valid concept id (the POS tag is chosen later)."""
+    table = read_pair_table(path, spec.header_required)
+    rows = []
+    for number, word1, word2, pos in zip(table["line"], table["word1"], table["word2"], table["pos"]):
+        for word in (word1, word2):
+            try:
+                parse_concept(f"{word}-{pos or 'n'}")
+            except ConceptError as error:
+                raise DatasetError(f"{path}:{number}: {error}") from None
+        rows.append((int(number), word1, word2))
+    source = {
+        "name": name,
+        "file": str(path),
+        "split": None,
+        "sha1": _digest(path),
+        "pos_rule": spec.pos_rule,
+        "ceiling": ceiling,
+        "ceiling_source": ceiling_source,
+    }
+    return source, rows
+
+
+def check_configured(
+    config: Mapping,
+    concepts: Iterable[str],
+    base: str | os.PathLike,
+    men_dir: str | os.PathLike | None = None,
+) -> dict[str, dict]:
+    """The "source" of each dataset of ``config["datasets"]["names"]``, in that order, checked.
+
+    Called when the workflow is parsed, so that bad input stops the run before any job: no
+    WordNet here (nltk is not imported). ``config`` carries the schema's defaults; its relative
+    paths are read from ``base`` (the workflow folder). ``men_dir`` is MEN's resolved folder (as
+    ``concepts.resolve_men`` returns it); when None it is resolved here from ``concepts.men``.
+    A source is a JSON-able dict: name; file (absolute path of the data file, or of the MEN
+    folder); split (MEN's split, else None); sha1 (of the file's bytes: of the split's file for
+    MEN); pos_rule (given for MEN, else wordnet or noun); ceiling (Spearman rho, None when unknown;
+    MEN's from agreement-score.txt); ceiling_source (where the ceiling comes from).
+
+    Raises DatasetError, naming the file and, where there is one, the line, for: an unknown name;
+    a user dataset named like a built-in one; a missing file; a bad header or missing column; a
+    row of the wrong width; a non-numeric score or a bad POS; a word that makes no concept id; a
+    known copy failing its sha1; and a dataset none of whose pairs has both words among the words
+    of ``concepts`` (``word-pos`` ids; POS ignored).
+    """
+    block = config["datasets"]
+    for name in block["user"]:
+        user_spec(name)  # a built-in name is refused
+    concepts = list(concepts)
+    words = {parse_concept(concept)[0].lower() for concept in concepts}
+    sources = {}
+    for name in block["names"]:
+        if name == "men":
+            source, pairs = _men_source(config, base, men_dir)
+        elif name in DATASETS:
+            spec, settings = DATASETS[name], block[name]
+            path = dataset_file(
+                spec,
+                settings["dir"] and _absolute(settings["dir"], base),
+                settings["urls"],
+                _absolute(block["cache_dir"], base),
+                [_absolute(d, base) for d in settings.get("search_dirs", ())],
+            )
+            source, pairs = _file_source(name, spec, Path(os.path.abspath(path)), spec.ceiling,
+                                         spec.ceiling_source)
+        elif name in block["user"]:
+            entry, ceiling = user_entry(name, block["user"][name])
+            path = _absolute(entry, base)
+            if not path.is_file():
+                raise DatasetError(f"datasets.user.{name}: file missing: {path}")
+            source, pairs = _file_source(
+                name, user_spec(name), path, ceiling,
+                f"config datasets.user.{name}.ceiling" if ceiling is not None
+                else "user file: no ceiling known",
+            )
+        else:
+            raise _unknown_name(name, block)
+        kept = sum(1 for _, word1, word2 in pairs if word1 in words and word2 in words)
+        if not kept:
+            raise DatasetError(
+                f"dataset {name!r}: none of the {len(pairs)} pairs of {source['file']} has both words "
+                f"among the {len(words)} words of the {len(concepts)} configured concepts (POS ignored)"
+            )
+        log.info("dataset %r: %s, %d of %d pairs have both words among the concepts",
+                 name, source["file"], kept, len(pairs))
+        sources[name] = source
+    return sources
+
+
+def load_source(source: Mapping) -> pd.DataFrame:
+    """Concept pairs (DataFrame[word1, word2, score, pos_source]) of a ``check_configured`` source.
+
+    The file's sha1 is checked against ``source["sha1"]`` first (DatasetError when the file
+    changed since the workflow was parsed); the part of speech is then found as the module
+    docstring says (WordNet).
+    """
+    name, path = source["name"], Path(source["file"])
+    checked = path / MEN_FILES[source["split"]][0] if name == "men" else path
+    actual = _digest(checked)
+    if actual != source["sha1"]:
+        raise DatasetError(
+            f"dataset {name!r}: {checked} changed since the workflow was parsed (sha1 {actual}, "
+            f"expected {source['sha1']}); run snakemake again"
+        )
+    if name == "men":
+        try:
+            pairs = load_men(path, source["split"])
+        except (MENError, ConceptError) as error:
+            raise DatasetError(f"dataset 'men': {error}") from None
+        return pairs.assign(pos_source="given")[COLUMNS]
+    spec = DATASETS[name] if name in DATASETS else user_spec(name)
+    return to_concept_pairs(read_pair_table(path, spec.header_required), path, source["pos_rule"])
