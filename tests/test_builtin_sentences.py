@@ -91,3 +91,18 @@ def test_definitions_are_the_senses_the_prompts_use(repo, by_concept):
     overrides = load_sense_overrides(repo / "resources" / "sense_overrides.tsv")
     for concept, rows in by_concept.items():
         assert rows[0]["definition"] == definition(concept, overrides), concept
+
+
+def test_the_builtin_concepts_cover_the_three_datasets(repo, men_dir):
+    """Issue 15: the embedded default reports SimLex-999 and WordSim-353 on enough pairs."""
+    from expertalign.concepts import load_men
+    from expertalign.datasets import load_dataset, pairs_among
+
+    concepts = (repo / "resources" / "concepts" / "builtin.txt").read_text().split()
+    shared = men_dir.parent
+    counts = {
+        "men": len(pairs_among(load_men(men_dir, "full"), concepts, "men")),
+        "simlex999": len(pairs_among(load_dataset("simlex999", shared / "SimLex-999"), concepts, "simlex999")),
+        "wordsim353": len(pairs_among(load_dataset("wordsim353", shared / "WordSim-353"), concepts, "wordsim353")),
+    }
+    assert counts["men"] >= 485 and counts["simlex999"] >= 100 and counts["wordsim353"] >= 60, counts

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from snakemake.utils import validate
 from test_concepts import http_folder  # noqa: F401 - the local HTTP server fixture
+from workflow_fixtures import REPO
 
 from expertalign import datasets
 from expertalign.concepts import load_men
@@ -283,7 +284,9 @@ def test_schema_defaults_load_men_only(men_dir):
     config = _validated({}, men_dir)
     assert config["datasets"]["names"] == ["men"]
     assert config["datasets"]["simlex999"]["urls"][0]["sha1"] is None
-    assert list(datasets.load_configured(config)) == ["men"]
+    assert list(datasets.check_configured(config, ["dog-n", "cat-n", "sun-n", "moon-n"], REPO, men_dir=men_dir)) == [
+        "men"
+    ]
 
 
 def test_configured_builtin_and_user_datasets(men_dir, tmp_path):
@@ -291,12 +294,14 @@ def test_configured_builtin_and_user_datasets(men_dir, tmp_path):
     user.write_text("word1,word2,score,pos\ndog,cat,7,n\n")
     config = _validated({"names": ["wordsim353", "mine"], "wordsim353": {"dir": str(WORDSIM_DIR)},
                          "user": {"mine": str(user)}}, men_dir)
-    loaded = datasets.load_configured(config)
+    sources = datasets.check_configured(config, ["dog-n", "cat-n", "tiger-n", "love-n", "sex-n"], REPO,
+                                        men_dir=men_dir)
+    loaded = {name: datasets.load_source(source) for name, source in sources.items()}
     assert list(loaded) == ["wordsim353", "mine"]
     assert len(loaded["wordsim353"]) == 347 and loaded["mine"]["word1"].tolist() == ["dog-n"]
     config["datasets"]["names"] = ["simlex"]
     with pytest.raises(DatasetError, match="datasets.names: unknown dataset 'simlex'"):
-        datasets.load_configured(config)
+        datasets.check_configured(config, ["dog-n", "cat-n"], REPO, men_dir=men_dir)
 
 
 def test_schema_rejects_a_url_entry_without_sha1_key(men_dir):

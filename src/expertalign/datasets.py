@@ -462,32 +462,6 @@ def user_entry(name: str, entry: str | Mapping) -> tuple[str, float | None]:
     return entry["path"], None if ceiling is None else float(ceiling)
 
 
-def load_configured(config: Mapping) -> dict[str, pd.DataFrame]:
-    """Concept pairs of each dataset of ``config["datasets"]["names"]``, in that order.
-
-    ``config`` carries the schema's defaults; MEN is read as ``concepts.men`` says; relative paths
-    are read from the working folder (the workflow uses ``check_configured`` and ``load_source``).
-    Raises DatasetError naming a name that is neither built in nor a key of ``datasets.user``.
-    """
-    block = config["datasets"]
-    loaded = {}
-    for name in block["names"]:
-        if name == "men":
-            men = config["concepts"]["men"]
-            loaded[name] = load_men_pairs(men["dir"], men["urls"], men["cache_dir"], men["split"])
-        elif name in DATASETS:
-            source = block[name]
-            spec = DATASETS[name]
-            path = dataset_file(spec, source["dir"], source["urls"], block["cache_dir"],
-                                source.get("search_dirs", ()))
-            loaded[name] = load_pair_file(spec, path)
-        elif name in block["user"]:
-            loaded[name] = load_pair_file(user_spec(name), user_entry(name, block["user"][name])[0])
-        else:
-            raise _unknown_name(name, block)
-    return loaded
-
-
 # --------------------------------------------------------------------------------------------
 # parse-time check and the per-dataset job's loader
 # --------------------------------------------------------------------------------------------
