@@ -83,6 +83,7 @@ CROSS_KEY_ERRORS = [
     ("sentences.builtin.path", "resources/nope.jsonl", "sentences.builtin.path"),
     ("concepts.hierarchy", "resources/nope.tsv", "concepts.hierarchy"),
     ("concepts.list", "resources/concepts/nope.txt", "concepts.list"),
+    ("cross_dataset_tau", 0.55, "cross_dataset_tau"),
 ]
 
 

@@ -2,6 +2,7 @@
 recovers in one documented step. Each case reproduces the report on the tiny config."""
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -276,3 +277,28 @@ def test_schema_errors_are_one_line_key_first(change, expected):
     message = str(schema_error(error))
     assert isinstance(schema_error(error), ConfigError)
     assert message.startswith(expected) and "\n" not in message
+
+
+# 9. A bad human dataset stops the run at parse time, before any job, naming the file and line.
+
+
+@pytest.mark.parametrize(
+    "content, named",
+    [
+        ("word1\tword2\tscore\ndog\tcat\t7\ncat\tsun\thigh\n", r"mine.tsv:3"),  # non-numeric score
+        ("first\tsecond\tscore\ndog\tcat\t7\n", r"mine.tsv:1"),  # bad header
+        ("word1\tword2\tscore\nzebra\tyak\t7\n", r"none of the 1 pairs of .*mine.tsv"),  # no pair among the concepts
+    ],
+    ids=["score", "header", "no-pair"],
+)
+def test_a_bad_dataset_stops_the_run_before_any_job(tiny, tmp_path, content, named):
+    user = tmp_path / "mine.tsv"
+    user.write_text(content)
+    config = with_changes(tiny, tmp_path / "config.yaml", datasets__names=["men", "mine"],
+                          datasets__user={"mine": str(user)})
+    work = tmp_path / "work"
+    result = run_snakemake(work, config, "--cores", "1")
+    assert result.returncode != 0
+    assert "DatasetError" in output(result)
+    assert re.search(named, output(result)), output(result)[-3000:]
+    assert not (work / "results").exists()  # nothing ran

@@ -97,6 +97,7 @@ def check_config(config: dict, base: str | os.PathLike = REPO_ROOT) -> None:
     set_default=True); relative paths are resolved against ``base`` (the workflow's folder).
     """
     _check_models(config)
+    _check_taus(config)
     _check_sizes(config)
     _check_pilot(config, base)
     _check_files(config, base)
@@ -108,6 +109,11 @@ def _check_models(config: dict) -> None:
             raise ConfigError(f"models.{name}", "model names are used in file names: no '/' and not 'all'")
         if len(set(spec["checkpoints"])) != len(spec["checkpoints"]):
             raise ConfigError(f"models.{name}.checkpoints", "checkpoints must be distinct")
+
+
+def _check_taus(config: dict) -> None:
+    if not any(abs(config["cross_dataset_tau"] - tau) < 1e-12 for tau in config["taus"]):
+        raise ConfigError("cross_dataset_tau", f"{config['cross_dataset_tau']} is not one of taus {config['taus']}")
 
 
 def _check_sizes(config: dict) -> None:
