@@ -39,28 +39,6 @@ def _spearman(model_index, checkpoint_index, tau):
     return 0.1 + 0.2 * checkpoint_index + 0.05 * model_index - 0.1 * tau
 
 
-def _alignment(checkpoints=CHECKPOINTS, folds=(0, 1)):
-    """alignment.csv rows: jaccard at each tau and the two cosine measures; fold 1 differs."""
-    rows = []
-    for fold in folds:
-        for m, model in enumerate(MODELS):
-            for c, checkpoint in enumerate(checkpoints):
-                measures = [("jaccard", tau) for tau in TAUS]
-                measures += [("cosine", np.nan), ("cosine_centered", np.nan)]
-                for measure, tau in measures:
-                    r = _spearman(m, c, 0 if np.isnan(tau) else tau) + fold
-                    r += {"jaccard": 0.0, "cosine": -0.03, "cosine_centered": 0.02}[measure]
-                    rows.append(dict(model=model, checkpoint=checkpoint, fold=fold, score="ap",
-                                     measure=measure, tau=tau, n_pairs=50, n_empty_union=0,
-                                     n_degenerate_resamples=0, spearman=r, p_value=0.01, ci_low=r - 0.05, ci_high=r + 0.04))
-    return pd.DataFrame(rows)
-
-
-def _lexical():
-    return pd.DataFrame([dict(measure="lexical", weighting="binary", n_pairs=50, spearman=0.3,
-                              p_value=0.02, ci_low=0.2, ci_high=0.4)])
-
-
 def _expert_counts(checkpoints=CHECKPOINTS):
     rng = np.random.default_rng(0)
     rows = [dict(model=model, checkpoint=checkpoint, fold=fold, score="ap", tau=tau,
@@ -202,87 +180,381 @@ def test_plot_stability_draws_one_line_per_source_with_its_type_token_ratio(tmp_
         plots.plot_stability(df, *paths, diversity=diversity.drop(columns="source"))
 
 
+# ----------------------------------------------------------------------------- Fig. 2, 3, 8, 10: tables
+
+DATASETS = ["MEN", "SimLex-999", "WordSim-353"]
+ORDER = ["WordSim-353", "MEN", "SimLex-999"]  # the config's order, not the table's
+CEILINGS = {"MEN": 0.84, "SimLex-999": 0.78, "WordSim-353": None}
+EXPERT_OFFSETS = {"jaccard": 0.0, "cosine": -0.03, "cosine_centered": 0.02, "hellinger": 0.04}
+BASELINES = ["word", "word_space", "contextual", "sentence_pool"]
+
+
+def _expected(dataset, model_index, checkpoint_index, measure="jaccard", tau=0.5):
+    """The mean Spearman of one alignment_summary row (see _alignment_summary)."""
+    tau = tau if measure == "jaccard" else 0.0
+    return (_spearman(model_index, checkpoint_index, tau) + EXPERT_OFFSETS[measure]
+            + 0.01 * DATASETS.index(dataset))
+
+
+def _alignment_summary(datasets=DATASETS, checkpoints=CHECKPOINTS, n_folds=2):
+    """alignment_summary.csv rows: jaccard at each tau and the threshold-free measures."""
+    rows = []
+    for dataset in datasets:
+        for m, model in enumerate(MODELS):
+            for c, checkpoint in enumerate(checkpoints):
+                measures = [("jaccard", tau) for tau in TAUS] + [(name, np.nan) for name in EXPERT_OFFSETS
+                                                                 if name != "jaccard"]
+                for measure, tau in measures:
+                    r = _expected(dataset, m, c, measure, tau)
+                    spread = 0.5 if n_folds > 1 else 0.0
+                    rows.append(dict(dataset=dataset, model=model, checkpoint=checkpoint, score="ap",
+                                     measure=measure, tau=tau, mean=r, sd=0.7 if n_folds > 1 else np.nan,
+                                     min=r - spread, max=r + spread, n_folds=n_folds, ci_low=r - 0.05,
+                                     ci_high=r + 0.04, n_pairs=50, n_empty_union=0, n_degenerate_resamples=0))
+    return pd.DataFrame(rows)
+
+
+def _lexical(datasets=DATASETS):
+    return pd.DataFrame([dict(dataset=d, measure="lexical", weighting="binary", n_pairs=50,
+                              spearman=0.3 + 0.1 * k, p_value=0.02, ci_low=0.2 + 0.1 * k, ci_high=0.4 + 0.1 * k,
+                              n_degenerate_resamples=0) for k, d in enumerate(datasets)])
+
+
+def _baseline_value(dataset, model_index, checkpoint_index, baseline):
+    return 0.01 * checkpoint_index + 0.1 * BASELINES.index(baseline) + 0.001 * DATASETS.index(dataset) \
+        - 0.02 * model_index
+
+
+def _embedding(datasets=DATASETS, baselines=("word", "contextual", "sentence_pool")):
+    rows = []
+    for dataset in datasets:
+        for m, model in enumerate(MODELS):
+            for c, checkpoint in enumerate(CHECKPOINTS):
+                for baseline in baselines:
+                    r = _baseline_value(dataset, m, c, baseline)
+                    rows.append(dict(dataset=dataset, model=model, checkpoint=checkpoint, baseline=baseline,
+                                     pooling="mean", n_pairs=50, spearman=r, p_value=0.5, ci_low=r - 0.1,
+                                     ci_high=r + 0.08, n_degenerate_resamples=0))
+    return pd.DataFrame(rows)
+
+
+def _cross_dataset(checkpoints=("step1", "step143000")):
+    """cross_dataset.csv rows: experts with 3 folds, baselines and lexical with one (sd NaN)."""
+    methods = [("experts", "jaccard", 0.5), ("experts", "cosine", np.nan), ("experts", "hellinger", np.nan),
+               ("embedding", "word", np.nan), ("embedding", "sentence_pool", np.nan), ("lexical", "lexical", np.nan)]
+    rows = []
+    for d, dataset in enumerate(DATASETS):
+        for m, model in enumerate(MODELS):
+            for c, checkpoint in enumerate(checkpoints):
+                for k, (kind, method, tau) in enumerate(methods):
+                    r = 0.6 - 0.08 * k + 0.01 * d + 0.02 * c + 0.005 * m
+                    folds = 3 if kind == "experts" else 1
+                    spread = 0.03 if folds > 1 else 0.0
+                    rows.append(dict(dataset=dataset, ceiling=CEILINGS[dataset], model=model, checkpoint=checkpoint,
+                                     kind=kind, method=method, tau=tau, mean=r, sd=0.02 if folds > 1 else np.nan,
+                                     min=r - spread, max=r + spread, n_folds=folds, ci_low=r - 0.06,
+                                     ci_high=r + 0.05, n_pairs=40 + d))
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The matplotlib Figures the plot functions save, in order (save_figure still writes them)."""
+    figures = []
+    save = plots.save_figure
+
+    def capture(fig, paths):
+        figures.append(fig)
+        save(fig, paths)
+
+    monkeypatch.setattr(plots, "save_figure", capture)
+    return figures
+
+
+def _grid(fig):
+    """(rows, columns) of a figure's panel grid and its visible axes in row-major order."""
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_subplotspec() is not None]
+    return axes[0].get_subplotspec().get_gridspec().get_geometry(), axes
+
+
+def _series(ax):
+    """{legend label: (x, y)} of the error-bar series drawn on ``ax``."""
+    from matplotlib.container import ErrorbarContainer
+
+    return {c.get_label(): (np.asarray(c.lines[0].get_xdata(), float), np.asarray(c.lines[0].get_ydata(), float))
+            for c in ax.containers if isinstance(c, ErrorbarContainer)}
+
+
+def _error_bars(ax, label):
+    """[n, 2] (low, high) of the error bars of the series ``label``."""
+    from matplotlib.container import ErrorbarContainer
+
+    container = next(c for c in ax.containers if isinstance(c, ErrorbarContainer) and c.get_label() == label)
+    segments = container.lines[2][0].get_segments()
+    return np.array([[s[0][1], s[1][1]] for s in segments])
+
+
+def _ceiling_ys(ax):
+    """The y of every "human ceiling" line on ``ax`` (full-width lines and short segments)."""
+    ys = [tuple(line.get_ydata()) for line in ax.get_lines() if line.get_label() == plots.CEILING_LABEL]
+    for collection in ax.collections:
+        if collection.get_label() == plots.CEILING_LABEL:
+            ys += [(s[0][1], s[1][1]) for s in collection.get_segments()]
+    return ys
+
+
 # ----------------------------------------------------------------------------- Fig. 2
 
 
-def test_plot_alignment_plots_fold_mean_and_range_in_checkpoint_order(tmp_path):
-    alignment = _alignment().sample(frac=1.0, random_state=0)  # rows in no particular order
+def test_plot_alignment_facets_by_dataset_with_ceiling_and_lexical(tmp_path, drawn):
+    summary = _alignment_summary().sample(frac=1.0, random_state=0)  # rows in no particular order
     paths = _paths(tmp_path, "fig2")
-    data = plots.plot_alignment(alignment, CHECKPOINTS, paths, lexical=_lexical())
+    data = plots.plot_alignment(summary, CHECKPOINTS, paths, lexical=_lexical(), datasets=ORDER,
+                                ceilings=CEILINGS)
     _assert_figure_files(paths)
+    (n_rows, n_cols), axes = _grid(drawn[-1])
+    assert (n_rows, n_cols) == (len(TAUS), len(ORDER))
+    for k, ax in enumerate(axes):
+        tau, dataset = TAUS[k // n_cols], ORDER[k % n_cols]
+        assert ax.get_title() == f"{dataset} · τ = {tau:g}"
+        series = _series(ax)
+        assert list(series) == MODELS
+        for m, model in enumerate(MODELS):
+            x, y = series[model]
+            np.testing.assert_allclose(y, [_expected(dataset, m, c, "jaccard", tau) for c in range(3)])
+            np.testing.assert_allclose(np.diff(x), 1.0)
+            np.testing.assert_allclose(_error_bars(ax, model), np.c_[y - 0.5, y + 0.5])  # fold min-max
+        ceiling = CEILINGS[dataset]
+        assert _ceiling_ys(ax) == ([] if ceiling is None else [(ceiling, ceiling)])
+        lexical = [line.get_ydata()[0] for line in ax.get_lines() if line.get_label().startswith(plots.LEXICAL_LABEL)]
+        assert lexical == pytest.approx([0.3 + 0.1 * DATASETS.index(dataset)])
     points = data[data["kind"] == "expert jaccard"]
-    assert len(points) == len(MODELS) * len(CHECKPOINTS) * len(TAUS)
-    for (model, tau), series in points.groupby(["model", "tau"]):
-        assert list(series["checkpoint"]) == CHECKPOINTS
-        np.testing.assert_allclose(np.diff(series["x"]), 1.0)
-        m = MODELS.index(model)
-        fold0 = np.array([_spearman(m, c, tau) for c in range(len(CHECKPOINTS))])  # fold 1 = fold 0 + 1
-        np.testing.assert_allclose(series["mean"], fold0 + 0.5)
-        np.testing.assert_allclose(series["min"], fold0)
-        np.testing.assert_allclose(series["max"], fold0 + 1.0)
-        np.testing.assert_allclose(series["sd"], np.std([0.0, 1.0], ddof=1))
-        np.testing.assert_allclose(series["ci_low"], fold0 + 0.5 - 0.05)  # mean of the folds' CI bounds
-        assert (series["n_folds"] == 2).all()
-    line = data[data["kind"] == "lexical baseline"]
-    assert line[["mean", "ci_low", "ci_high"]].values.tolist() == [[0.3, 0.2, 0.4]]
+    assert len(points) == len(DATASETS) * len(MODELS) * len(CHECKPOINTS) * len(TAUS)
+    assert list(pd.unique(points["dataset"])) == ORDER
+    merged = points.merge(summary, on=["dataset", "model", "checkpoint", "tau"], suffixes=("", "_table"))
+    for column in ["mean", "sd", "min", "max", "n_folds", "ci_low", "ci_high"]:
+        np.testing.assert_allclose(merged[column], merged[f"{column}_table"])
+    ceilings = data[data["kind"] == "human ceiling"].set_index("dataset")["mean"].to_dict()
+    assert ceilings == {"MEN": 0.84, "SimLex-999": 0.78}
+    lines = data[data["kind"] == "lexical baseline"]
+    assert lines.set_index("dataset")["ci_high"].to_dict() == pytest.approx({"MEN": 0.4, "SimLex-999": 0.5,
+                                                                              "WordSim-353": 0.6})
 
 
-def test_plot_alignment_survives_nan_statistics_and_single_checkpoint(tmp_path):
-    alignment = _alignment(checkpoints=["final"], folds=(0,))
-    alignment.loc[alignment["tau"] == 0.7, ["spearman", "p_value", "ci_low", "ci_high"]] = np.nan
+def test_plot_alignment_without_ceilings_draws_none_and_survives_nan(tmp_path, drawn):
+    summary = _alignment_summary(datasets=["MEN"], checkpoints=["final"], n_folds=1)
+    summary.loc[summary["tau"] == 0.7, ["mean", "min", "max", "ci_low", "ci_high"]] = np.nan
     paths = _paths(tmp_path, "fig2_single")
-    data = plots.plot_alignment(alignment, ["init", "final"], paths)
+    data = plots.plot_alignment(summary, ["init", "final"], paths)
     _assert_figure_files(paths)
-    assert set(data["checkpoint"]) == {"final"}
+    (shape, axes) = _grid(drawn[-1])
+    assert shape == (len(TAUS), 1)
+    assert all(_ceiling_ys(ax) == [] for ax in axes)
+    assert set(data["checkpoint"]) == {"final"} and set(data["kind"]) == {"expert jaccard"}
     assert data.loc[data["tau"] == 0.7, "mean"].isna().all()
-    assert data.loc[data["tau"] == 0.5, "mean"].notna().all()
     assert (data.loc[data["tau"] == 0.5, "n_folds"] == 1).all()
+    plots.plot_alignment(summary, ["final"], paths, ceilings={"MEN": float("nan")})  # NaN = unknown
+    assert all(_ceiling_ys(ax) == [] for ax in _grid(drawn[-1])[1])
 
 
-def test_plot_alignment_rejects_unknown_checkpoint_and_ambiguous_score(tmp_path):
-    alignment = _alignment()
+def test_plot_alignment_names_what_is_missing(tmp_path):
+    summary = _alignment_summary()
+    paths = _paths(tmp_path, "x")
     with pytest.raises(ValueError, match="step143000"):
-        plots.plot_alignment(alignment, ["step1", "step512"], _paths(tmp_path, "x"))
-    two_scores = pd.concat([alignment, alignment.assign(score="auroc")])
+        plots.plot_alignment(summary, ["step1", "step512"], paths)
+    two_scores = pd.concat([summary, summary.assign(score="auroc")])
     with pytest.raises(ValueError, match="score="):
-        plots.plot_alignment(two_scores, CHECKPOINTS, _paths(tmp_path, "x"))
-    data = plots.plot_alignment(two_scores, CHECKPOINTS, _paths(tmp_path, "x"), score="auroc")
-    assert len(data) == len(MODELS) * len(CHECKPOINTS) * len(TAUS)
+        plots.plot_alignment(two_scores, CHECKPOINTS, paths)
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['dataset'\]"):
+        plots.plot_alignment(summary.drop(columns="dataset"), CHECKPOINTS, paths)
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['n_folds'\]"):
+        plots.plot_alignment(summary.drop(columns="n_folds"), CHECKPOINTS, paths)
+    with pytest.raises(ValueError, match="no rows for dataset.*RG-65"):
+        plots.plot_alignment(summary, CHECKPOINTS, paths, datasets=[*DATASETS, "RG-65"])
+    with pytest.raises(ValueError, match="WordSim-353.*missing from datasets"):
+        plots.plot_alignment(summary, CHECKPOINTS, paths, datasets=["MEN", "SimLex-999"])
+    with pytest.raises(ValueError, match="ceilings has no entry for dataset 'WordSim-353'"):
+        plots.plot_alignment(summary, CHECKPOINTS, paths, ceilings={"MEN": 0.84, "SimLex-999": None})
+    with pytest.raises(ValueError, match="lexical_baseline.*no rows for dataset.*SimLex-999"):
+        plots.plot_alignment(summary, CHECKPOINTS, paths, lexical=_lexical(["MEN", "WordSim-353"]))
+    with pytest.raises(ValueError, match=r"lexical_baseline table lacks column\(s\) \['dataset'\]"):
+        plots.plot_alignment(summary, CHECKPOINTS, paths, lexical=_lexical().drop(columns="dataset"))
 
 
-# ----------------------------------------------------------------------------- Fig. 3, 8
+# ----------------------------------------------------------------------------- Fig. 3
 
 
-def test_plot_embedding_baseline_compares_with_jaccard_at_tau(tmp_path):
-    embedding = pd.DataFrame([dict(model=model, checkpoint=checkpoint, pooling="mean", n_pairs=50,
-                                   spearman=0.01 * c, p_value=0.5, ci_low=-0.1, ci_high=0.1)
-                              for model in MODELS for c, checkpoint in enumerate(CHECKPOINTS)])
+@pytest.mark.parametrize("baselines", [("word", "contextual", "sentence_pool"), tuple(BASELINES)])
+def test_plot_embedding_baseline_compares_experts_with_each_baseline_per_dataset(tmp_path, drawn, baselines):
+    embedding = _embedding(baselines=baselines)
     paths = _paths(tmp_path, "fig3")
-    data = plots.plot_embedding_baseline(embedding, _alignment(), CHECKPOINTS, paths, tau=0.5)
+    data = plots.plot_embedding_baseline(embedding, _alignment_summary(), CHECKPOINTS, paths, datasets=ORDER,
+                                         ceilings=CEILINGS, tau=0.7)
     _assert_figure_files(paths)
-    cosine = data[data["kind"] == "embedding cosine"]
-    experts = data[data["kind"] == "expert jaccard"]
-    assert len(cosine) == len(experts) == len(MODELS) * len(CHECKPOINTS)
-    np.testing.assert_allclose(cosine.groupby("model", sort=False)["mean"].apply(list).iloc[0],
-                               [0.0, 0.01, 0.02])
-    assert (cosine["bar_low"] == -0.1).all() and cosine["n_folds"].isna().all()  # no folds: its CI
-    first = experts[experts["model"] == MODELS[0]]
-    fold0 = np.array([_spearman(0, c, 0.5) for c in range(len(CHECKPOINTS))])
-    np.testing.assert_allclose(first["mean"], fold0 + 0.5)
-    np.testing.assert_allclose(first["bar_low"], fold0)
-    np.testing.assert_allclose(first["bar_high"], fold0 + 1.0)
+    (n_rows, n_cols), axes = _grid(drawn[-1])
+    assert (n_rows, n_cols) == (len(MODELS), len(ORDER))
+    labels = {b: plots.METHOD_LABELS[b] for b in baselines}
+    for k, ax in enumerate(axes):
+        m, dataset = k // n_cols, ORDER[k % n_cols]
+        assert ax.get_title() == f"{dataset} · {MODELS[m]}"
+        series = _series(ax)
+        assert list(series) == ["experts: Jaccard (τ = 0.7)", "experts: cosine", *labels.values()]
+        np.testing.assert_allclose(series["experts: Jaccard (τ = 0.7)"][1],
+                                   [_expected(dataset, m, c, "jaccard", 0.7) for c in range(3)])
+        np.testing.assert_allclose(series["experts: cosine"][1], [_expected(dataset, m, c, "cosine") for c in range(3)])
+        for baseline, label in labels.items():
+            y = series[label][1]
+            np.testing.assert_allclose(y, [_baseline_value(dataset, m, c, baseline) for c in range(3)])
+            np.testing.assert_allclose(_error_bars(ax, label), np.c_[y - 0.1, y + 0.08])  # its CI
+        y = series["experts: cosine"][1]
+        np.testing.assert_allclose(_error_bars(ax, "experts: cosine"), np.c_[y - 0.05, y + 0.04])  # mean fold CI
+        ceiling = CEILINGS[dataset]
+        assert _ceiling_ys(ax) == ([] if ceiling is None else [(ceiling, ceiling)])
+    assert ("word_space" in set(data["method"])) == ("word_space" in baselines)
+    drawn_baselines = data[data["kind"] == "embedding"]
+    assert len(drawn_baselines) == len(embedding) and drawn_baselines["n_folds"].isna().all()
+    experts = data[data["kind"] == "experts"]
+    assert set(experts["method"]) == {"jaccard", "cosine"} and (experts["n_folds"] == 2).all()
+    assert len(experts) == 2 * len(DATASETS) * len(MODELS) * len(CHECKPOINTS)
 
 
-def test_plot_cosine_variants_draws_three_measures_per_model(tmp_path):
+def test_plot_embedding_baseline_names_missing_baseline_column_and_dataset(tmp_path):
+    paths = _paths(tmp_path, "x")
+    with pytest.raises(ValueError, match=r"embedding_baseline table lacks column\(s\) \['baseline'\]"):
+        plots.plot_embedding_baseline(_embedding().drop(columns="baseline"), _alignment_summary(), CHECKPOINTS,
+                                      paths)
+    with pytest.raises(ValueError, match="embedding_baseline table has no rows for dataset.*WordSim-353"):
+        plots.plot_embedding_baseline(_embedding(datasets=DATASETS[:2]), _alignment_summary(), CHECKPOINTS, paths)
+    with pytest.raises(ValueError, match="tau == 0.9"):
+        plots.plot_embedding_baseline(_embedding(), _alignment_summary(), CHECKPOINTS, paths, tau=0.9)
+
+
+# ----------------------------------------------------------------------------- Fig. 8
+
+
+def test_plot_cosine_variants_draws_four_measures_per_model_and_dataset(tmp_path, drawn):
     paths = _paths(tmp_path, "fig8")
-    data = plots.plot_cosine_variants(_alignment(), CHECKPOINTS, paths)
+    data = plots.plot_cosine_variants(_alignment_summary(), CHECKPOINTS, paths, datasets=ORDER, ceilings=CEILINGS)
     _assert_figure_files(paths)
-    assert set(data["measure"]) == {"cosine", "cosine_centered", "jaccard"}
-    assert len(data) == 3 * len(MODELS) * len(CHECKPOINTS)
-    jaccard = data[(data["measure"] == "jaccard") & (data["model"] == MODELS[1])]
-    np.testing.assert_allclose(jaccard["mean"],
-                               [_spearman(1, c, 0.5) + 0.5 for c in range(len(CHECKPOINTS))])
-    assert (data["n_folds"] == 2).all()
+    (n_rows, n_cols), axes = _grid(drawn[-1])
+    assert (n_rows, n_cols) == (len(MODELS), len(ORDER))
+    names = {"cosine": "experts: cosine", "cosine_centered": "experts: cosine (centred)",
+             "hellinger": "experts: 1 − Hellinger²", "jaccard": "experts: Jaccard (τ = 0.5)"}
+    for k, ax in enumerate(axes):
+        m, dataset = k // n_cols, ORDER[k % n_cols]
+        series = _series(ax)
+        assert list(series) == list(names.values())
+        for measure, label in names.items():
+            np.testing.assert_allclose(series[label][1], [_expected(dataset, m, c, measure) for c in range(3)])
+        ceiling = CEILINGS[dataset]
+        assert _ceiling_ys(ax) == ([] if ceiling is None else [(ceiling, ceiling)])
+    curves = data[data["measure"] != plots.CEILING_LABEL]
+    assert set(curves["measure"]) == set(names)
+    assert len(curves) == len(names) * len(DATASETS) * len(MODELS) * len(CHECKPOINTS)
+    assert (curves["n_folds"] == 2).all()
+    with pytest.raises(ValueError, match="no rows for dataset.*MEN"):
+        plots.plot_cosine_variants(_alignment_summary(datasets=DATASETS[1:]), CHECKPOINTS, paths, datasets=DATASETS)
+
+
+# ----------------------------------------------------------------------------- Fig. 10
+
+
+def test_plot_cross_dataset_one_panel_per_model_and_checkpoint(tmp_path, drawn):
+    table = _cross_dataset().sample(frac=1.0, random_state=2)
+    paths = _paths(tmp_path, "fig10")
+    data = plots.plot_cross_dataset(table, paths, ORDER, CHECKPOINTS)
+    _assert_figure_files(paths)
+    _, axes = _grid(drawn[-1])
+    panels = [(m, c) for m in pd.unique(table["model"]) for c in ("step1", "step143000")]  # models: table order
+    assert [ax.get_title() for ax in axes] == [f"{m} @ {c}" for m, c in panels]
+    expected_labels = ["experts: Jaccard (τ = 0.5)", "experts: cosine", "experts: 1 − Hellinger²",
+                       "word embedding", "sentence-pool embedding", "lexical"]
+    for ax, (model, checkpoint) in zip(axes, panels):
+        assert [t.get_text() for t in ax.get_xticklabels()] == ORDER
+        series = _series(ax)
+        assert list(series) == expected_labels  # experts first, then embeddings, then lexical
+        rows = table[(table["model"] == model) & (table["checkpoint"] == checkpoint)]
+        for label in expected_labels:
+            x, y = series[label]
+            assert np.all(np.diff(x) > 0.5) and np.all(np.abs(x - np.arange(len(ORDER))) < 0.5)
+            method = data.loc[data["label"] == label, "method"].iloc[0]
+            want = rows[rows["method"] == method].set_index("dataset").loc[ORDER]
+            np.testing.assert_allclose(y, want["mean"])
+            np.testing.assert_allclose(_error_bars(ax, label), want[["ci_low", "ci_high"]])
+        fold_bars = [c for c in ax.collections if c.get_label() != plots.CEILING_LABEL
+                     and c.get_linewidth()[0] == 5]
+        spans = sorted((s[0][1], s[1][1]) for c in fold_bars for s in c.get_segments())
+        experts = rows[rows["kind"] == "experts"]
+        np.testing.assert_allclose(spans, sorted(zip(experts["min"], experts["max"])))  # only where n_folds > 1
+        np.testing.assert_allclose(sorted(_ceiling_ys(ax)), [(0.78, 0.78), (0.84, 0.84)])  # none for WordSim-353
+        segments = [s for c in ax.collections if c.get_label() == plots.CEILING_LABEL for s in c.get_segments()]
+        centres = sorted((s[0][0] + s[1][0]) / 2 for s in segments)
+        assert centres == pytest.approx([ORDER.index("MEN"), ORDER.index("SimLex-999")])
+    assert len(data) == len(table)
+    assert data.set_index("dataset")["ceiling"].groupby(level=0).first().to_dict() == pytest.approx(
+        {"MEN": 0.84, "SimLex-999": 0.78, "WordSim-353": np.nan}, nan_ok=True)
+
+
+def test_plot_cross_dataset_keeps_chosen_checkpoints_and_names_bad_tables(tmp_path, drawn):
+    table = _cross_dataset()
+    paths = _paths(tmp_path, "fig10")
+    data = plots.plot_cross_dataset(table, paths, None, CHECKPOINTS, checkpoints=["step143000"])
+    assert set(data["checkpoint"]) == {"step143000"}
+    assert len(_grid(drawn[-1])[1]) == len(MODELS)
+    assert list(pd.unique(data["dataset"])) == DATASETS
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['ceiling'\]"):
+        plots.plot_cross_dataset(table.drop(columns="ceiling"), paths, ORDER, CHECKPOINTS)
+    with pytest.raises(ValueError, match="no rows for dataset.*RG-65"):
+        plots.plot_cross_dataset(table, paths, [*ORDER, "RG-65"], CHECKPOINTS)
+    with pytest.raises(ValueError, match="several ceilings"):
+        bad = table.copy()
+        bad.loc[(bad["dataset"] == "MEN") & (bad["model"] == MODELS[0]), "ceiling"] = 0.5
+        plots.plot_cross_dataset(bad, paths, ORDER, CHECKPOINTS)
+    with pytest.raises(ValueError, match="kind.*'probe'"):
+        plots.plot_cross_dataset(table.assign(kind=table["kind"].replace("lexical", "probe")), paths, ORDER,
+                                 CHECKPOINTS)
+    with pytest.raises(ValueError, match="repeats"):
+        plots.plot_cross_dataset(pd.concat([table, table.iloc[[0]]]), paths, ORDER, CHECKPOINTS)
+    with pytest.raises(ValueError, match="step143000"):
+        plots.plot_cross_dataset(table, paths, ORDER, ["step1"])
+
+
+# ----------------------------------------------------------------------------- figure registry
+
+
+def test_every_figure_rule_is_registered():
+    import re
+
+    smk = (Path(__file__).resolve().parents[1] / "rules" / "figures.smk").read_text(encoding="utf-8")
+    rules = re.findall(r"^rule (\w+):(.*?)(?=^rule |\Z)", smk, flags=re.M | re.S)
+    drawn_by_script = [name for name, body in rules if "scripts/figure.py" in body]
+    assert drawn_by_script and set(drawn_by_script) <= set(plots.FIGURES)
+    with pytest.raises(ValueError, match="no figure is registered for rule 'fig99'"):
+        plots.draw_figure("fig99", {}, {}, {}, [])
+    with pytest.raises(ValueError, match="registered twice"):
+        plots.figure("fig2_alignment")(lambda *a: None)
+
+
+def test_registry_draws_from_rule_inputs_and_params(tmp_path, drawn):
+    params = dict(checkpoint_order=CHECKPOINTS, score="ap", stats=dict(bootstrap_resamples=50, seed=0),
+                  datasets=ORDER, ceilings=CEILINGS)
+    summary = _alignment_summary()
+    fig2 = plots.draw_figure("fig2_alignment", dict(table=summary, lexical=_lexical()), params, {},
+                             _paths(tmp_path, "fig2"))
+    assert list(pd.unique(fig2.loc[fig2["kind"] == "expert jaccard", "dataset"])) == ORDER
+    assert _grid(drawn[-1])[0] == (len(TAUS), len(ORDER))
+    fig3 = plots.draw_figure("fig3_embedding_baseline", dict(table=_embedding(), alignment=summary),
+                             {**params, "tau": 0.7}, {}, _paths(tmp_path, "fig3"))
+    assert "experts: Jaccard (τ = 0.7)" in set(fig3["label"])
+    fig8 = plots.draw_figure("fig8_cosine_variants", dict(table=summary), params, {}, _paths(tmp_path, "fig8"))
+    assert "hellinger" in set(fig8["measure"])
+    fig10 = plots.draw_figure("fig10_cross_dataset", dict(table=_cross_dataset()),
+                              {**params, "cross_dataset_checkpoints": ["step1"]}, {}, _paths(tmp_path, "fig10"))
+    assert set(fig10["checkpoint"]) == {"step1"} and list(pd.unique(fig10["dataset"])) == ORDER
+    layers = plots.draw_figure("fig7_layer_distribution", dict(table=_layer_distribution()), params,
+                               dict(model="m", view="attention_tau0.5"), _paths(tmp_path, "fig7"))
+    assert set(layers["block"]) == {"attention"}
+    _assert_figure_files(_paths(tmp_path, "fig10"))
 
 
 # ----------------------------------------------------------------------------- Fig. 4
@@ -451,7 +723,7 @@ def test_hierarchy_tables_summarise_folds_with_two_decimals():
 
 CAPTIONS = ["fig1_stability", "fig2_alignment", "fig3_embedding_baseline", "fig4_hierarchy_heatmap",
             "fig5_expert_counts", "fig6_checkpoint_stability", "fig7_layer_distribution",
-            "fig8_cosine_variants", "hierarchy_table", "appF_sublayer_distribution"]
+            "fig8_cosine_variants", "fig10_cross_dataset", "hierarchy_table", "appF_sublayer_distribution"]
 
 
 @pytest.mark.parametrize("name", CAPTIONS)

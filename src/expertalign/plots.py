@@ -12,18 +12,28 @@ Conventions shared by all figures:
 - Checkpoints on the x axis follow ``checkpoint_order`` (training order); checkpoints of the order
   that have no rows are left out, checkpoints in the data but not in the order are an error.
   ``stepN`` checkpoints are labelled ``N`` on an axis titled "training step".
-- Every fold is reported: Fig. 2, 3, 5, 6, 8, the heatmaps (Fig. 4) and Table 2 draw the MEAN
+- Every fold is reported: Fig. 2, 5, 6, 8, the heatmaps (Fig. 4) and Table 2 draw the MEAN
   over folds (expertalign.tables fold summaries), with error bars spanning the fold-to-fold
   min-max (FOLD_BARS), and say "n folds = k" in the title. The returned data also carry the
   fold sd and the mean per-fold bootstrap CI. Fig. 7 (layer distribution) still reads ONE fold
-  (``fold=None``: the smallest) and names it.
+  (``fold=None``: the smallest) and names it. Fig. 2, 3 and 8 read alignment_summary.csv and
+  Fig. 10 cross_dataset.csv: the summaries the tables rules wrote, never recomputed here.
+- Human similarity datasets are facets: Fig. 2, 3 and 8 draw one column of panels per dataset
+  (in the ``datasets`` order, config ``datasets.names``; a listed dataset without rows, or rows
+  of an unlisted one, is an error), Fig. 10 puts the datasets on the x axis. A dataset's human
+  ceiling (``ceilings``: {dataset: float or None}; None = unknown) is a dashed black line
+  labelled "human ceiling"; nothing is drawn where it is unknown.
+- Figure rules are registered in FIGURES (rule name -> drawing); workflow/scripts/figure.py
+  only reads the rule's inputs and calls :func:`draw_figure`.
 - One empty-set rule: two empty expert sets count as Jaccard 0 (never dropped), and the data
   returned by Fig. 1 and 6 count them (n_empty_union).
 - ``score=None`` requires the table to hold a single score (ap, ap_normalized or auroc);
   the title names the score and tau.
 - Error bars where there are no folds to spread over are bootstrap 95% CIs: the embedding
-  baseline (Fig. 3: one run per checkpoint), the lexical baseline, and Fig. 1's means over
-  concepts and fold pairs (:func:`expertalign.stats.mean_ci_table`).
+  baselines (Fig. 3: one run per checkpoint, drawn beside the experts' mean per-fold CIs), the
+  lexical baseline, and Fig. 1's means over concepts and fold pairs
+  (:func:`expertalign.stats.mean_ci_table`). Fig. 10 draws the CI and, where there are several
+  folds, the fold min-max behind it.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -49,14 +59,28 @@ from expertalign import stats, tables
 log = logging.getLogger(__name__)
 
 PNG_DPI = 150
-SPEARMAN_LABEL = "Spearman ρ with MEN"
+SPEARMAN_LABEL = "Spearman ρ with human similarity"
 LEXICAL_LABEL = "lexical baseline (sentence words)"
+CEILING_LABEL = "human ceiling"
+CEILING_STYLE = dict(color="black", linestyle="--", linewidth=1.6, zorder=1.5)
 SCORE_NAMES = {"ap": "AP", "ap_normalized": "normalised AP", "auroc": "AUROC"}
-MEASURE_NAMES = {
-    "cosine": "cosine over raw scores",
-    "cosine_centered": "cosine over score − 0.5",
-    "jaccard": "expert-set Jaccard",
+#: Figure label of every similarity measure (method) of the alignment tables, in drawing order:
+#: expert measures, embedding baselines, lexical (the names of expertalign.measures).
+METHOD_LABELS = {
+    "jaccard": "experts: Jaccard",
+    "cosine": "experts: cosine",
+    "cosine_centered": "experts: cosine (centred)",
+    "hellinger": "experts: 1 − Hellinger²",
+    "word": "word embedding",
+    "word_space": "word embedding (leading space)",
+    "contextual": "contextual embedding",
+    "sentence_pool": "sentence-pool embedding",
+    "lexical": "lexical",
 }
+THRESHOLD_FREE_MEASURES = ("cosine", "cosine_centered", "hellinger")  # Fig. 8, beside Jaccard at one tau
+#: Fig. 10 style of each kind of method, in drawing order: (seaborn palette, marker, filled).
+KIND_STYLES = {"experts": ("Blues", "o", True), "embedding": ("Oranges", "s", False), "lexical": ("Greys", "D", True)}
+CROSS_DATASET_GROUP_WIDTH = 0.8  # Fig. 10: horizontal spread of one dataset's points, in x units
 LEGEND_INCHES_PER_CHAR = 0.075  # approximate width of one legend character at paper size
 LEGEND_HANDLE_INCHES = 0.7  # width of a legend marker plus the gaps around it
 DODGE_WIDTH = 0.3  # total horizontal spread of the series drawn at one checkpoint, in x units
@@ -281,11 +305,12 @@ def _label_y(axes, label: str) -> None:
             ax.set_ylabel(label)
 
 
-def _dodge_offsets(n_series: int) -> np.ndarray:
-    """Horizontal offsets, in x units, that keep ``n_series`` series at one x from overlapping."""
+def _dodge_offsets(n_series: int, width: float = DODGE_WIDTH) -> np.ndarray:
+    """Horizontal offsets, in x units, that keep ``n_series`` series at one x from overlapping;
+    ``width`` is their total spread."""
     if n_series == 1:
         return np.zeros(1)
-    return np.linspace(-DODGE_WIDTH / 2, DODGE_WIDTH / 2, n_series)
+    return np.linspace(-width / 2, width / 2, n_series)
 
 
 def _palette(names: Sequence[str]) -> dict[str, tuple]:
@@ -432,214 +457,500 @@ def _series_names(df: pd.DataFrame) -> pd.Series:
                                          + df["checkpoint"].astype(str))
 
 
-# ----------------------------------------------------------------------------- Fig. 2, 3, 8
+# ----------------------------------------------------------------------------- Fig. 2, 3, 8, 10
 
 
 _CORRELATION_COLUMNS = ["spearman", "ci_low", "ci_high"]
 _SUMMARY_COLUMNS = ["mean", "sd", "min", "max", "n_folds", "ci_low", "ci_high"]
+_ALIGNMENT_SUMMARY_COLUMNS = ["dataset", "model", "checkpoint", "score", "measure", "tau", *_SUMMARY_COLUMNS]
 
 
-def _alignment_summary(alignment: pd.DataFrame, score: str | None) -> tuple[pd.DataFrame, str, int]:
-    """The alignment rows of one score summarised over folds (tables.alignment_summary), with the
-    score used and the number of folds."""
-    table = "alignment"
-    _require_columns(alignment, ["model", "checkpoint", "fold", "score", "measure", "tau", "n_pairs",
-                                 "n_empty_union", "n_degenerate_resamples", *_CORRELATION_COLUMNS], table)
-    rows, score = _select_value(alignment, "score", score, table)
-    return tables.alignment_summary(rows), score, _n_folds(rows)
+def _datasets_present(df: pd.DataFrame, datasets: Sequence[str] | None, table: str) -> list[str]:
+    """The facets of a figure: ``datasets`` in that order (None: the table's, in order of appearance).
+
+    Raises ValueError naming the dataset(s) of ``datasets`` that ``df`` has no rows for, and those
+    ``df`` holds that ``datasets`` does not list.
+    """
+    _require_columns(df, ["dataset"], table)
+    present = [str(d) for d in pd.unique(df["dataset"].dropna())]
+    if datasets is None:
+        if not present:
+            raise ValueError(f"{table} table has no rows")
+        return present
+    datasets = [str(d) for d in datasets]
+    if len(set(datasets)) != len(datasets) or not datasets:
+        raise ValueError(f"datasets must name each dataset once, got {datasets}")
+    missing = [d for d in datasets if d not in present]
+    if missing:
+        raise ValueError(f"{table} table has no rows for dataset(s) {missing} (has {present})")
+    unknown = [d for d in present if d not in datasets]
+    if unknown:
+        raise ValueError(f"{table} table holds dataset(s) {unknown} missing from datasets {datasets}")
+    return datasets
+
+
+def _ceiling(ceilings: Mapping[str, float | None] | None, dataset: str) -> float | None:
+    """The human ceiling of ``dataset`` from ``ceilings`` (None or NaN: unknown, nothing drawn).
+
+    ``ceilings=None`` draws no ceiling anywhere; a mapping must name every dataset drawn.
+    """
+    if ceilings is None:
+        return None
+    if dataset not in ceilings:
+        raise ValueError(f"ceilings has no entry for dataset {dataset!r} (give None when unknown); "
+                         f"it names {list(ceilings)}")
+    value = ceilings[dataset]
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _draw_ceiling(ax, ceiling: float | None) -> None:
+    """The human ceiling as a dashed black line across the panel, labelled "human ceiling"."""
+    if ceiling is None:
+        return
+    ax.axhline(ceiling, **CEILING_STYLE, label=CEILING_LABEL)
+    ax.annotate(f"{CEILING_LABEL} {ceiling:.2f}", xy=(0.02, ceiling), xycoords=("axes fraction", "data"),
+                xytext=(0, 2), textcoords="offset points", fontsize=7, va="bottom", color="0.15")
+
+
+def _ceiling_rows(datasets: Sequence[str], ceilings: Mapping[str, float | None] | None) -> pd.DataFrame:
+    """DataFrame[dataset, mean]: the ceiling lines drawn (datasets without a known ceiling left out)."""
+    rows = [dict(dataset=d, mean=c) for d in datasets if (c := _ceiling(ceilings, d)) is not None]
+    return pd.DataFrame(rows, columns=["dataset", "mean"])
+
+
+def _facet_grid(n_rows: int, n_cols: int, panel_size=(3.8, 3.0)):
+    """A figure of ``n_rows`` x ``n_cols`` axes sharing y (one column per dataset)."""
+    fig = _new_figure((panel_size[0] * n_cols + 0.4, panel_size[1] * n_rows + 1.2))
+    return fig, fig.subplots(n_rows, n_cols, sharey=True, squeeze=False)
+
+
+def _summary_rows(summary: pd.DataFrame, score: str | None) -> tuple[pd.DataFrame, str]:
+    """alignment_summary rows of one score (its contract columns checked), with the score used."""
+    table = "alignment_summary"
+    _require_columns(summary, _ALIGNMENT_SUMMARY_COLUMNS, table)
+    return _select_value(summary, "score", score, table)
+
+
+def _max_folds(rows: pd.DataFrame) -> int:
+    """The largest fold count among summary rows (their n_folds column)."""
+    folds = rows["n_folds"].dropna()
+    return int(folds.max()) if len(folds) else 0
 
 
 def _draw_by_checkpoint(ax, rows: pd.DataFrame, checkpoints: Sequence[str], series_column: str,
                         colours: dict, linestyle: str = "-", marker: str = "o",
                         labelled: bool = True, bars: tuple[str, str, str] = ("mean", "min", "max"),
-                        label_suffix: str = "") -> pd.DataFrame:
+                        label_suffix: str = "", dodge: float = DODGE_WIDTH,
+                        styles: Mapping[str, tuple[str, str]] | None = None) -> pd.DataFrame:
     """One dodged line per value of ``series_column`` over the checkpoint axis, with error bars.
 
     ``bars`` names the (point, bar low, bar high) columns of ``rows``: by default a fold summary's
-    mean with its fold min-max. ``labelled=False`` keeps the lines out of the legend. Returns the
-    plotted rows with their x.
+    mean with its fold min-max. ``labelled=False`` keeps the lines out of the legend; ``dodge`` is
+    the total horizontal spread of the series at one checkpoint; ``styles`` maps a series to its
+    (linestyle, marker). Series are drawn in the order of ``colours``. Returns the plotted rows
+    with their x.
     """
     point, low, high = bars
     position = {c: i for i, c in enumerate(checkpoints)}
     names = [n for n in colours if n in set(rows[series_column])]
-    offsets = dict(zip(names, _dodge_offsets(len(names))))
+    offsets = dict(zip(names, _dodge_offsets(len(names), dodge)))
     plotted = []
     for name in names:
         s = _sort_by_checkpoint(rows[rows[series_column] == name], checkpoints, [])
         x = s["checkpoint"].map(position) + offsets[name]
+        line, mark = (styles or {}).get(name, (linestyle, marker))
         _draw_series(ax, x, s[point], s[low], s[high], color=colours[name],
-                     label=f"{name}{label_suffix}" if labelled else "_nolegend_", linestyle=linestyle,
-                     marker=marker)
+                     label=f"{name}{label_suffix}" if labelled else "_nolegend_", linestyle=line,
+                     marker=mark)
         plotted.append(s.assign(x=x))
     return pd.concat(plotted) if plotted else rows.assign(x=np.nan).iloc[:0]
 
 
+def _lexical_rows(lexical: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
+    """The lexical_baseline rows of ``datasets`` (each must have some), columns checked."""
+    table = "lexical_baseline"
+    _require_columns(lexical, ["dataset", "weighting", *_CORRELATION_COLUMNS], table)
+    present = set(lexical["dataset"].astype(str))
+    missing = [d for d in datasets if d not in present]
+    if missing:
+        raise ValueError(f"{table} table has no rows for dataset(s) {missing} (has {sorted(present)})")
+    return lexical[lexical["dataset"].astype(str).isin(datasets)]
+
+
 def _draw_lexical(ax, lexical: pd.DataFrame) -> None:
-    """Each lexical-baseline Spearman as a dashed line across the panel over its shaded CI."""
+    """Each lexical-baseline Spearman as a dashed grey line across the panel over its shaded CI."""
     several = len(lexical) > 1
     for k, (_, row) in enumerate(lexical.iterrows()):
-        colour = sns.color_palette("Greys", n_colors=len(lexical) + 2)[k + 2]
+        colour = sns.color_palette("Greys", n_colors=len(lexical) + 3)[k + 2]
         label = f"{LEXICAL_LABEL}, {row['weighting']}" if several else LEXICAL_LABEL
-        ax.axhline(row["spearman"], color=colour, linestyle="--", linewidth=1.2,
+        ax.axhline(row["spearman"], color=colour, linestyle=":", linewidth=1.4,
                    label=f"{label} (band: bootstrap 95% CI)")
         if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]):
             ax.axhspan(row["ci_low"], row["ci_high"], color=colour, alpha=0.15, linewidth=0)
 
 
 def plot_alignment(
-    alignment: pd.DataFrame,
+    alignment_summary: pd.DataFrame,
     checkpoint_order: Sequence[str],
     paths: Sequence[PathLike],
     lexical: pd.DataFrame | None = None,
     *,
+    datasets: Sequence[str] | None = None,
+    ceilings: Mapping[str, float | None] | None = None,
     score: str | None = None,
 ) -> pd.DataFrame:
-    """Fig. 2: Spearman ρ between expert-set Jaccard and MEN similarity, per tau and checkpoint.
+    """Fig. 2: Spearman ρ between expert-set Jaccard and human similarity, per dataset, tau and
+    checkpoint.
 
-    Panels = tau; x = checkpoint (in ``checkpoint_order``); y = mean Spearman ρ over folds with
-    error bars from the fold min to the fold max (tables.alignment_summary); one line per model;
-    rows with measure == "jaccard" of one score. The title says how many folds. ``lexical``
-    (lexical_baseline rows, one run, no folds) adds each lexical baseline as a dashed horizontal
-    line over its shaded bootstrap CI in every panel. NaN correlations leave gaps.
+    Reads alignment_summary.csv (tables.alignment_summary: one row per dataset, model,
+    checkpoint, score, measure and tau, summarised over folds). One column of panels per dataset
+    (in ``datasets`` order; None: the table's), one row per tau; x = checkpoint (in
+    ``checkpoint_order``); y = mean Spearman ρ over folds, error bars from the fold min to the fold
+    max; one line per model; rows with measure == "jaccard" of one score. ``ceilings``
+    ({dataset: ceiling or None}) adds the dataset's human ceiling as a dashed black line labelled
+    "human ceiling" (None: none drawn). ``lexical`` (lexical_baseline rows with a dataset column,
+    one run, no folds) adds each dataset's lexical baseline as a dotted grey line over its shaded
+    bootstrap CI in that dataset's panels. NaN correlations leave gaps.
 
-    Returns DataFrame[kind, model, checkpoint, tau, x, mean, sd, min, max, n_folds, ci_low,
-    ci_high]: kind is "expert jaccard" for the points and "lexical baseline" for the lines
-    (mean = its Spearman; tau, x and the fold columns NaN).
+    Returns DataFrame[kind, dataset, model, checkpoint, tau, x, mean, sd, min, max, n_folds,
+    ci_low, ci_high]: kind is "expert jaccard" for the points, "lexical baseline" and "human
+    ceiling" for the lines (mean = the line's y; tau, x and the fold columns NaN).
     """
-    summary, score, n_folds = _alignment_summary(alignment, score)
+    summary, score = _summary_rows(alignment_summary, score)
     rows = summary[summary["measure"] == "jaccard"]
     if rows.empty:
-        raise ValueError("alignment table has no rows with measure == 'jaccard'")
+        raise ValueError("alignment_summary table has no rows with measure == 'jaccard'")
+    datasets = _datasets_present(rows, datasets, "alignment_summary (measure jaccard)")
     if lexical is not None:
-        _require_columns(lexical, ["weighting", *_CORRELATION_COLUMNS], "lexical_baseline")
-    checkpoints = _checkpoints_present(rows, checkpoint_order, "alignment")
+        lexical = _lexical_rows(lexical, datasets)
+    checkpoints = _checkpoints_present(rows, checkpoint_order, "alignment_summary")
     taus = sorted(rows["tau"].unique())
-    colours = _palette(list(pd.unique(alignment["model"])))
+    colours = _palette(list(pd.unique(rows["model"])))
     plotted = []
     with _style():
-        fig, axes = _panel_grid(len(taus))
-        for ax, tau in zip(axes, taus):
-            panel = _select_tau(rows, tau, "alignment")
-            if lexical is not None:
-                _draw_lexical(ax, lexical)
-            plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "model", colours))
-            _note_if_empty(ax, panel["mean"], "Spearman ρ undefined\nat every checkpoint")
-            _set_checkpoint_ticks(ax, checkpoints)
-            ax.set_title(_tau_title(tau))
-            ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+        fig, grid = _facet_grid(len(taus), len(datasets))
+        for j, dataset in enumerate(datasets):
+            facet = rows[rows["dataset"] == dataset]
+            for i, tau in enumerate(taus):
+                ax = grid[i, j]
+                panel = facet[np.isclose(facet["tau"].astype(float), tau)]
+                if lexical is not None:
+                    _draw_lexical(ax, lexical[lexical["dataset"] == dataset])
+                _draw_ceiling(ax, _ceiling(ceilings, dataset))
+                plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "model", colours))
+                _note_if_empty(ax, panel["mean"], "Spearman ρ undefined\nat every checkpoint")
+                _set_checkpoint_ticks(ax, checkpoints)
+                ax.set_title(f"{dataset} · {_tau_title(tau)}")
+                if i == len(taus) - 1:
+                    ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+        axes = list(grid.ravel())
         _label_y(axes, SPEARMAN_LABEL)
-        fig.suptitle(f"Alignment of expert sets with MEN: Jaccard over {_score_name(score)} "
-                     f"experts (score > τ)\n{_folds_title(n_folds)}")
+        fig.suptitle(f"Alignment of expert sets with human similarity: Jaccard over {_score_name(score)} "
+                     f"experts (score > τ); one column per dataset\n{_folds_title(_max_folds(rows))}")
         _figure_legend(fig, axes)
         save_figure(fig, paths)
     points = pd.concat(plotted).assign(kind="expert jaccard")
-    columns = ["kind", "model", "checkpoint", "tau", "x", *_SUMMARY_COLUMNS]
+    columns = ["kind", "dataset", "model", "checkpoint", "tau", "x", *_SUMMARY_COLUMNS]
+    lines = []
     if lexical is not None:
-        lines = lexical.assign(kind="lexical baseline", model=LEXICAL_LABEL, checkpoint=np.nan,
-                               tau=np.nan, x=np.nan, mean=lexical["spearman"], sd=np.nan,
-                               min=np.nan, max=np.nan, n_folds=np.nan)
-        points = pd.concat([points, lines])
-    return points[columns].reset_index(drop=True)
+        lines.append(lexical.assign(kind="lexical baseline", model=LEXICAL_LABEL, mean=lexical["spearman"]))
+    lines.append(_ceiling_rows(datasets, ceilings).assign(kind="human ceiling"))
+    return pd.concat([points, *lines]).reindex(columns=columns).reset_index(drop=True)
+
+
+def _method_label(method: str, tau: float | None = None) -> str:
+    """Figure label of a measure or baseline; a thresholded measure names its tau."""
+    label = METHOD_LABELS.get(method, method)
+    return f"{label} (τ = {tau:g})" if tau is not None and np.isfinite(tau) else label
+
+
+def _method_rank(method: str) -> int:
+    """Position of a method in METHOD_LABELS (experts, embeddings, lexical); unknown ones last."""
+    order = list(METHOD_LABELS)
+    return order.index(method) if method in order else len(order)
+
+
+def _embedding_series(embedding: pd.DataFrame) -> pd.DataFrame:
+    """embedding_baseline rows with ``label``: the baseline's name, plus its pooling when that
+    baseline was run with several; rows in baseline order (word, word_space, contextual,
+    sentence_pool, then others in table order)."""
+    several = embedding.groupby("baseline")["pooling"].transform("nunique") > 1
+    labels = embedding["baseline"].map(_method_label)
+    labels = labels.where(~several, labels + ", " + embedding["pooling"].astype(str) + " pooling")
+    out = embedding.assign(label=labels, _rank=embedding["baseline"].map(_method_rank))
+    return out.sort_values("_rank", kind="stable").drop(columns="_rank")
 
 
 def plot_embedding_baseline(
     embedding: pd.DataFrame,
-    alignment: pd.DataFrame,
+    alignment_summary: pd.DataFrame,
     checkpoint_order: Sequence[str],
     paths: Sequence[PathLike],
     *,
+    datasets: Sequence[str] | None = None,
+    ceilings: Mapping[str, float | None] | None = None,
     tau: float = 0.5,
     score: str | None = None,
 ) -> pd.DataFrame:
-    """Fig. 3: Spearman ρ of word-embedding cosine with MEN, against the expert Jaccard at tau.
+    """Fig. 3: Spearman ρ with human similarity of the expert measures against each embedding
+    baseline, per dataset, model and checkpoint.
 
-    One panel per embedding pooling; x = checkpoint; per model, solid circles = embedding cosine
-    (one run per checkpoint: the words alone, no folds, so its bars are its bootstrap 95% CI),
-    dashed squares = expert-set Jaccard at ``tau`` (0.5, the paper's best) of one score, the mean
-    over folds with fold min-max bars; the legend and title say so and how many folds.
+    One column of panels per dataset (``datasets`` order; None: the alignment table's), one row
+    per model; x = checkpoint. Solid lines, filled markers: the experts' expert-set Jaccard at
+    ``tau`` and cosine (alignment_summary.csv of one score: mean over folds, bars = the mean of
+    the folds' bootstrap 95% CIs). Dashed lines, open squares: each embedding baseline of
+    embedding_baseline.csv (``baseline`` column: word, word_space where present, contextual,
+    sentence_pool; one run per checkpoint, no folds, bars = its bootstrap 95% CI); a baseline run
+    with several poolings gets a line per pooling. ``ceilings`` adds the dataset's human ceiling.
 
-    Returns DataFrame[kind, pooling, model, checkpoint, x, mean, bar_low, bar_high, n_folds] with
-    kind "embedding cosine" (mean = its Spearman, bars = its CI, n_folds NaN) or "expert
-    jaccard" (bars = fold min and max; pooling NaN).
+    Returns DataFrame[kind, method, label, pooling, dataset, model, checkpoint, x, mean, ci_low,
+    ci_high, n_folds]: kind "experts" (pooling NaN), "embedding" (n_folds NaN) or "human ceiling"
+    (mean = the line's y).
     """
-    _require_columns(embedding, ["model", "checkpoint", "pooling", *_CORRELATION_COLUMNS],
-                     "embedding_baseline")
-    summary, score, n_folds = _alignment_summary(alignment, score)
-    experts = _select_tau(summary[summary["measure"] == "jaccard"], tau, "alignment")
-    experts = experts.assign(bar_low=experts["min"], bar_high=experts["max"])
-    cosine_rows = embedding.assign(mean=embedding["spearman"], bar_low=embedding["ci_low"],
-                                   bar_high=embedding["ci_high"], n_folds=np.nan)
-    checkpoints = _checkpoints_present(pd.concat([embedding, experts]), checkpoint_order,
-                                       "embedding_baseline and alignment")
-    models = list(pd.unique(pd.concat([embedding["model"], experts["model"]])))
-    colours = _palette(models)
-    poolings = list(pd.unique(embedding["pooling"]))
-    expert_label = f"expert-set Jaccard (τ = {tau:g}): mean of {n_folds} folds, {FOLD_BARS}"
-    cosine_label = "embedding cosine: one run (no folds), bars: bootstrap 95% CI"
-    kinds = [(_style_proxy("-", "o"), cosine_label), (_style_proxy("--", "s"), expert_label)]
-    bars = ("mean", "bar_low", "bar_high")
+    _require_columns(embedding, ["dataset", "model", "checkpoint", "baseline", "pooling",
+                                 *_CORRELATION_COLUMNS], "embedding_baseline")
+    summary, score = _summary_rows(alignment_summary, score)
+    jaccard = _select_tau(summary[summary["measure"] == "jaccard"], tau, "alignment_summary")
+    experts = pd.concat([jaccard, summary[summary["measure"] == "cosine"]])
+    datasets = _datasets_present(experts, datasets, "alignment_summary (jaccard and cosine)")
+    _datasets_present(embedding, datasets, "embedding_baseline")
+    experts = experts.assign(kind="experts", method=experts["measure"], pooling=np.nan,
+                             label=[_method_label(m, t) for m, t in zip(experts["measure"], experts["tau"])])
+    series = _embedding_series(embedding)
+    baselines = series.assign(kind="embedding", method=series["baseline"], mean=series["spearman"], n_folds=np.nan)
+    rows = pd.concat([experts, baselines], ignore_index=True)
+    checkpoints = _checkpoints_present(rows, checkpoint_order, "embedding_baseline and alignment_summary")
+    models = list(pd.unique(rows["model"]))
+    labels = list(pd.unique(rows["label"]))
+    colours = _palette(labels)
+    styles = {label: ("-", "o") if kind == "experts" else ("--", "s")
+              for label, kind in zip(rows["label"], rows["kind"])}
+    bars = ("mean", "ci_low", "ci_high")
     plotted = []
     with _style():
-        fig, axes = _panel_grid(len(poolings), panel_size=(6.0, 3.6))
-        for ax, pooling in zip(axes, poolings):
-            cosine = cosine_rows[cosine_rows["pooling"] == pooling]
-            plotted.append(_draw_by_checkpoint(ax, cosine, checkpoints, "model", colours, bars=bars)
-                           .assign(kind="embedding cosine"))
-            plotted.append(_draw_by_checkpoint(ax, experts, checkpoints, "model", colours,
-                                               linestyle="--", marker="s", labelled=False, bars=bars)
-                           .assign(kind="expert jaccard", pooling=np.nan))
-            _set_checkpoint_ticks(ax, checkpoints)
-            ax.set_title(f"embedding pooling: {pooling}")
-            ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+        fig, grid = _facet_grid(len(models), len(datasets), panel_size=(4.6, 3.2))
+        for j, dataset in enumerate(datasets):
+            for i, model in enumerate(models):
+                ax = grid[i, j]
+                panel = rows[(rows["dataset"] == dataset) & (rows["model"] == model)]
+                _draw_ceiling(ax, _ceiling(ceilings, dataset))
+                drawn = _draw_by_checkpoint(ax, panel, checkpoints, "label", colours, bars=bars, dodge=0.5,
+                                            styles=styles)
+                plotted.append(drawn)
+                _note_if_empty(ax, panel["mean"], "Spearman ρ undefined\nat every checkpoint")
+                _set_checkpoint_ticks(ax, checkpoints)
+                ax.set_title(f"{dataset} · {model}")
+                if i == len(models) - 1:
+                    ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+        axes = list(grid.ravel())
         _label_y(axes, SPEARMAN_LABEL)
-        fig.suptitle(f"Word embeddings vs expert neurons\n({_score_name(score)} experts, "
-                     f"τ = {tau:g}, n folds = {n_folds})")
+        kinds = [(_style_proxy("-", "o"), f"experts ({_score_name(score)}): mean of "
+                                          f"{_max_folds(experts)} folds, bars: mean of the folds' 95% CIs"),
+                 (_style_proxy("--", "s"), "embedding baseline: one run (no folds), bars: bootstrap 95% CI")]
+        fig.suptitle(f"Expert neurons vs embedding baselines, one column per dataset\n"
+                     f"({_score_name(score)} experts, Jaccard at τ = {tau:g}, n folds = {_max_folds(experts)})")
         _figure_legend(fig, axes, extra=kinds)
         save_figure(fig, paths)
-    columns = ["kind", "pooling", "model", "checkpoint", "x", "mean", "bar_low", "bar_high", "n_folds"]
-    return pd.concat(plotted)[columns].reset_index(drop=True)
+    columns = ["kind", "method", "label", "pooling", "dataset", "model", "checkpoint", "x", "mean", "ci_low",
+               "ci_high", "n_folds"]
+    ceiling = _ceiling_rows(datasets, ceilings).assign(kind="human ceiling", label=CEILING_LABEL)
+    return pd.concat([*plotted, ceiling]).reindex(columns=columns).reset_index(drop=True)
 
 
 def plot_cosine_variants(
-    alignment: pd.DataFrame,
+    alignment_summary: pd.DataFrame,
     checkpoint_order: Sequence[str],
     paths: Sequence[PathLike],
     *,
+    datasets: Sequence[str] | None = None,
+    ceilings: Mapping[str, float | None] | None = None,
     tau: float = 0.5,
     score: str | None = None,
 ) -> pd.DataFrame:
-    """Fig. 8: cosine over raw scores, cosine over score − 0.5 and Jaccard at ``tau``.
+    """Fig. 8: the threshold-free expert measures (cosine over raw scores, cosine over score − its
+    chance centre, 1 − Hellinger² of the above-chance score mass) beside Jaccard at ``tau``.
 
-    Panels = model; x = checkpoint; y = mean Spearman ρ with MEN over folds, with fold min-max
-    bars; one line per measure, of one score (the title says how many folds).
+    Reads alignment_summary.csv. One column of panels per dataset (``datasets`` order; None: the
+    table's), one row per model; x = checkpoint; y = mean Spearman ρ with the dataset's human
+    similarity over folds, with fold min-max bars; one line per measure present, of one score (the
+    title says how many folds); ``ceilings`` adds the dataset's human ceiling.
 
-    Returns DataFrame[model, measure, checkpoint, x, mean, sd, min, max, n_folds, ci_low, ci_high].
+    Returns DataFrame[dataset, model, measure, checkpoint, x, mean, sd, min, max, n_folds, ci_low,
+    ci_high]; measure "human ceiling" rows give the ceiling lines (mean = their y).
     """
-    summary, score, n_folds = _alignment_summary(alignment, score)
-    cosine = summary[summary["measure"].isin(["cosine", "cosine_centered"])]
-    jaccard = _select_tau(summary[summary["measure"] == "jaccard"], tau, "alignment")
-    rows = pd.concat([cosine, jaccard])
-    checkpoints = _checkpoints_present(rows, checkpoint_order, "alignment")
-    models = list(pd.unique(alignment["model"]))
-    names = {**MEASURE_NAMES, "jaccard": f"expert-set Jaccard (τ = {tau:g})"}
+    summary, score = _summary_rows(alignment_summary, score)
+    free = summary[summary["measure"].isin(THRESHOLD_FREE_MEASURES)]
+    jaccard = _select_tau(summary[summary["measure"] == "jaccard"], tau, "alignment_summary")
+    rows = pd.concat([free, jaccard])
+    datasets = _datasets_present(rows, datasets, "alignment_summary (expert measures)")
+    checkpoints = _checkpoints_present(rows, checkpoint_order, "alignment_summary")
+    models = list(pd.unique(rows["model"]))
+    names = {m: _method_label(m, tau if m == "jaccard" else None) for m in [*THRESHOLD_FREE_MEASURES, "jaccard"]}
     rows = rows.assign(measure_name=rows["measure"].map(names))
-    colours = _palette([names[m] for m in MEASURE_NAMES if m in set(rows["measure"])])
+    colours = _palette([names[m] for m in names if m in set(rows["measure"])])
     plotted = []
     with _style():
-        fig, axes = _panel_grid(len(models))
-        for ax, model in zip(axes, models):
-            panel = rows[rows["model"] == model]
-            plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "measure_name", colours))
-            _set_checkpoint_ticks(ax, checkpoints)
-            ax.set_title(model)
-            ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+        fig, grid = _facet_grid(len(models), len(datasets))
+        for j, dataset in enumerate(datasets):
+            for i, model in enumerate(models):
+                ax = grid[i, j]
+                panel = rows[(rows["dataset"] == dataset) & (rows["model"] == model)]
+                _draw_ceiling(ax, _ceiling(ceilings, dataset))
+                plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "measure_name", colours))
+                _note_if_empty(ax, panel["mean"], "Spearman ρ undefined\nat every checkpoint")
+                _set_checkpoint_ticks(ax, checkpoints)
+                ax.set_title(f"{dataset} · {model}")
+                if i == len(models) - 1:
+                    ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+        axes = list(grid.ravel())
         _label_y(axes, SPEARMAN_LABEL)
-        fig.suptitle(f"Similarity measures over {_score_name(score)} vectors of all units\n"
-                     f"{_folds_title(n_folds)}")
+        fig.suptitle(f"Similarity measures over {_score_name(score)} vectors of all units, one column per "
+                     f"dataset\n{_folds_title(_max_folds(rows))}")
         _figure_legend(fig, axes)
         save_figure(fig, paths)
-    columns = ["model", "measure", "checkpoint", "x", *_SUMMARY_COLUMNS]
-    return pd.concat(plotted)[columns].reset_index(drop=True)
+    columns = ["dataset", "model", "measure", "checkpoint", "x", *_SUMMARY_COLUMNS]
+    ceiling = _ceiling_rows(datasets, ceilings).assign(measure=CEILING_LABEL)
+    return pd.concat([*plotted, ceiling]).reindex(columns=columns).reset_index(drop=True)
+
+
+_CROSS_DATASET_COLUMNS = ["dataset", "ceiling", "model", "checkpoint", "kind", "method", "tau", "mean", "sd",
+                          "min", "max", "n_folds", "ci_low", "ci_high"]
+
+
+def _cross_dataset_methods(rows: pd.DataFrame) -> pd.DataFrame:
+    """DataFrame[kind, method, tau, label] of the methods in ``rows``: experts first, then
+    embedding baselines, then lexical, each in METHOD_LABELS order (unknown methods last)."""
+    unknown = sorted(set(rows["kind"]) - set(KIND_STYLES))
+    if unknown:
+        raise ValueError(f"cross_dataset table holds kind(s) {unknown}; known: {list(KIND_STYLES)}")
+    methods = rows[["kind", "method", "tau"]].drop_duplicates(["kind", "method"])
+    taus = rows.groupby(["kind", "method"])["tau"].nunique()
+    several = taus[taus > 1]
+    if len(several):
+        raise ValueError(f"cross_dataset table holds several taus for {list(several.index)}: one tau per method")
+    methods = methods.assign(_kind=methods["kind"].map(list(KIND_STYLES).index),
+                             _method=methods["method"].map(_method_rank))
+    methods = methods.sort_values(["_kind", "_method"], kind="stable")
+    labels = [_method_label(m, t) for m, t in zip(methods["method"], methods["tau"].astype(float))]
+    return methods.assign(label=labels)[["kind", "method", "tau", "label"]].reset_index(drop=True)
+
+
+def _method_colours(methods: pd.DataFrame) -> dict[str, tuple]:
+    """One colour per method label: experts in blues, embedding baselines in oranges, lexical grey."""
+    colours = {}
+    for kind, (palette, _, _) in KIND_STYLES.items():
+        labels = list(methods.loc[methods["kind"] == kind, "label"])
+        shades = sns.color_palette(palette, n_colors=len(labels) + 2)[2:][::-1] if labels else []
+        colours.update(zip(labels, shades))
+    return colours
+
+
+def _dataset_ceilings(rows: pd.DataFrame, datasets: Sequence[str]) -> dict[str, float | None]:
+    """{dataset: ceiling or None} from the table's ceiling column (one value per dataset)."""
+    out = {}
+    for dataset in datasets:
+        values = pd.unique(rows.loc[rows["dataset"] == dataset, "ceiling"].astype(float).dropna())
+        if len(values) > 1:
+            raise ValueError(f"cross_dataset table gives dataset {dataset!r} several ceilings: {sorted(values)}")
+        out[dataset] = float(values[0]) if len(values) else None
+    return out
+
+
+def plot_cross_dataset(
+    cross_dataset: pd.DataFrame,
+    paths: Sequence[PathLike],
+    datasets: Sequence[str] | None,
+    checkpoint_order: Sequence[str],
+    *,
+    checkpoints: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Fig. 10: alignment with every human dataset, experts against every baseline.
+
+    Reads cross_dataset.csv (expertalign.tables). One panel per model and checkpoint (models in
+    table order, checkpoints in ``checkpoint_order``; ``checkpoints`` keeps only those); x = the
+    datasets (``datasets`` order; None: the table's); at each dataset one point per method, experts
+    first (filled circles, blues), then the embedding baselines (open squares, oranges), then the
+    lexical baseline (grey diamond); y = mean Spearman ρ (over folds for the experts), thin error
+    bars = bootstrap 95% CI (ci_low..ci_high), a thick pale bar behind = the min-max over folds
+    where n_folds > 1; a short dashed black line over each dataset's group = its human ceiling (the
+    table's ceiling column; none where it is empty). Experts above the oranges on every dataset
+    reads as "expert alignment >= embeddings".
+
+    Returns DataFrame[model, checkpoint, dataset, kind, method, label, tau, x, mean, ci_low,
+    ci_high, min, max, n_folds, ceiling]: one row per plotted point, panels in drawing order.
+    """
+    table = "cross_dataset"
+    _require_columns(cross_dataset, _CROSS_DATASET_COLUMNS, table)
+    rows = cross_dataset
+    if checkpoints is not None:
+        unknown = sorted(set(checkpoints) - set(rows["checkpoint"].astype(str)))
+        if unknown:
+            raise ValueError(f"{table} table has no rows for checkpoint(s) {unknown}")
+        rows = rows[rows["checkpoint"].astype(str).isin(list(checkpoints))]
+    datasets = _datasets_present(rows, datasets, table)
+    order = _checkpoints_present(rows, checkpoint_order, table)
+    repeated = rows.duplicated(["model", "checkpoint", "dataset", "kind", "method"])
+    if repeated.any():
+        first = rows.loc[repeated, ["model", "checkpoint", "dataset", "method"]].iloc[0].tolist()
+        raise ValueError(f"{table} table repeats (model, checkpoint, dataset, method) {first}")
+    methods = _cross_dataset_methods(rows)
+    ceilings = _dataset_ceilings(rows, datasets)
+    rows = rows.merge(methods[["kind", "method", "label"]], on=["kind", "method"])
+    position = {d: i for i, d in enumerate(datasets)}
+    width = CROSS_DATASET_GROUP_WIDTH
+    step = width / len(methods)
+    offset = dict(zip(methods["label"], -width / 2 + step / 2 + step * np.arange(len(methods))))
+    rows = rows.assign(x=rows["dataset"].map(position) + rows["label"].map(offset))
+    panels = [(m, c) for m in pd.unique(rows["model"]) for c in order
+              if ((rows["model"] == m) & (rows["checkpoint"] == c)).any()]
+    colours = _method_colours(methods)
+    plotted = []
+    with _style():
+        fig, axes = _panel_grid(len(panels), max_cols=3, panel_size=(1.6 + 1.3 * len(datasets), 3.4))
+        for ax, (model, checkpoint) in zip(axes, panels):
+            panel = rows[(rows["model"] == model) & (rows["checkpoint"] == checkpoint)]
+            for dataset in datasets:
+                if ceilings[dataset] is not None:
+                    x0 = position[dataset]
+                    ax.hlines(ceilings[dataset], x0 - width / 2 - 0.05, x0 + width / 2 + 0.05,
+                              label=CEILING_LABEL, **CEILING_STYLE)
+            for method in methods.itertuples(index=False):
+                s = panel[panel["label"] == method.label].sort_values("x")
+                _draw_cross_dataset_points(ax, s, method.kind, method.label, colours[method.label])
+                plotted.append(s)
+            _note_if_empty(ax, panel["mean"], "Spearman ρ undefined\nfor every method")
+            _set_ticks(ax, datasets)
+            ax.grid(False, axis="x")
+            for boundary in np.arange(0.5, len(datasets) - 1):
+                ax.axvline(boundary, color="0.85", linewidth=0.8, zorder=0)
+            ax.set_title(f"{model} @ {checkpoint}")
+            ax.set_xlabel("human similarity dataset")
+        _label_y(axes, SPEARMAN_LABEL)
+        extra = [(Line2D([], [], color="0.3", linewidth=5, alpha=0.35), "pale bar: min–max over folds"),
+                 (Line2D([], [], color="0.3", linewidth=1), "thin bar: bootstrap 95% CI")]
+        fig.suptitle("Alignment with human similarity across datasets: expert neurons (blues) vs embedding "
+                     "(oranges) and lexical (grey) baselines")
+        _figure_legend(fig, axes, extra=extra)
+        save_figure(fig, paths)
+    data = pd.concat(plotted).assign(ceiling=lambda d: d["dataset"].map(ceilings).astype(float))
+    columns = ["model", "checkpoint", "dataset", "kind", "method", "label", "tau", "x", "mean", "ci_low", "ci_high",
+               "min", "max", "n_folds", "ceiling"]
+    return data[columns].reset_index(drop=True)
+
+
+def _draw_cross_dataset_points(ax, s: pd.DataFrame, kind: str, label: str, colour) -> None:
+    """Fig. 10: one method's points over the datasets, its fold range (n_folds > 1) as a pale
+    thick bar behind its CI bar."""
+    _, marker, filled = KIND_STYLES[kind]
+    spread = s[s["n_folds"].fillna(1) > 1]
+    if len(spread):
+        ax.vlines(spread["x"], spread["min"], spread["max"], color=colour, linewidth=5, alpha=0.35, zorder=2)
+    ax.errorbar(s["x"], s["mean"], yerr=_error_bar_lengths(s["mean"], s["ci_low"], s["ci_high"]),
+                fmt=marker, color=colour, markerfacecolor=colour if filled else "white", markeredgecolor=colour,
+                label=label, capsize=2, markersize=5, linewidth=1.0, zorder=3)
 
 
 # ----------------------------------------------------------------------------- Fig. 5, 6
@@ -1287,3 +1598,114 @@ def plot_intervention(
     columns = ["measure", "group", "condition", "k", "x", "mean", "ci_low", "ci_high", "n"]
     return data[columns].sort_values(["measure", "group", "condition", "k"], kind="stable").reset_index(drop=True)
 
+
+
+# ----------------------------------------------------------------------------- figure registry
+
+#: One figure rule: (inputs, params, wildcards, paths) -> the plotted data. ``inputs`` maps the
+#: rule's input names to their tables (CSV read as DataFrames), ``params`` and ``wildcards`` the
+#: rule's params and wildcards by name, ``paths`` the figure's files (PDF, PNG).
+FigureDrawer = Callable[[Mapping[str, pd.DataFrame], Mapping, Mapping[str, str], Sequence[PathLike]], pd.DataFrame]
+
+#: Every figure drawn by workflow/scripts/figure.py, by rule name: a new figure is one entry here
+#: (see :func:`figure`) and one rule in rules/figures.smk.
+FIGURES: dict[str, FigureDrawer] = {}
+
+
+def figure(rule: str) -> Callable[[FigureDrawer], FigureDrawer]:
+    """Register the decorated function as the drawing of the figure rule ``rule``."""
+    def register(draw: FigureDrawer) -> FigureDrawer:
+        if rule in FIGURES:
+            raise ValueError(f"figure rule {rule} is registered twice")
+        FIGURES[rule] = draw
+        return draw
+
+    return register
+
+
+def draw_figure(rule: str, inputs: Mapping[str, pd.DataFrame], params: Mapping, wildcards: Mapping[str, str],
+                paths: Sequence[PathLike]) -> pd.DataFrame:
+    """Draw the figure of rule ``rule`` (FIGURES) to ``paths``; returns its plotted data."""
+    if rule not in FIGURES:
+        raise ValueError(f"no figure is registered for rule {rule!r}; registered: {sorted(FIGURES)}")
+    return FIGURES[rule](inputs, params, wildcards, paths)
+
+
+def _resampling(params: Mapping) -> dict:
+    """Bootstrap settings of a figure rule from its ``stats`` param (config statistics)."""
+    return dict(n_resamples=params["stats"]["bootstrap_resamples"], seed=params["stats"]["seed"])
+
+
+def _facets(params: Mapping) -> dict:
+    """The dataset facets of a figure rule: params ``datasets`` (order) and ``ceilings``."""
+    return dict(datasets=params.get("datasets"), ceilings=params.get("ceilings"))
+
+
+@figure("fig1_stability")
+def _fig1(inputs, params, wildcards, paths):
+    return plot_stability(inputs["table"], *paths, score=params["score"], diversity=inputs.get("diversity"),
+                          **_resampling(params))
+
+
+@figure("fig2_alignment")
+def _fig2(inputs, params, wildcards, paths):
+    return plot_alignment(inputs["table"], params["checkpoint_order"], paths, lexical=inputs.get("lexical"),
+                          score=params["score"], **_facets(params))
+
+
+@figure("fig3_embedding_baseline")
+def _fig3(inputs, params, wildcards, paths):
+    return plot_embedding_baseline(inputs["table"], inputs["alignment"], params["checkpoint_order"], paths,
+                                   tau=params.get("tau", 0.5), score=params["score"], **_facets(params))
+
+
+@figure("fig4_hierarchy_heatmap")
+def _fig4(inputs, params, wildcards, paths):
+    table = inputs["table"]
+    return plot_hierarchy_heatmap(table, wildcards["model"], wildcards["checkpoint"], paths,
+                                  domains=params.get("hierarchy"), score=params["score"], tau=min(table["tau"]))
+
+
+@figure("fig5_expert_counts")
+def _fig5(inputs, params, wildcards, paths):
+    return plot_expert_counts(inputs["table"], params["checkpoint_order"], paths, score=params["score"],
+                              **_resampling(params))
+
+
+@figure("fig6_checkpoint_stability")
+def _fig6(inputs, params, wildcards, paths):
+    return plot_checkpoint_stability(inputs["table"], params["checkpoint_order"], paths, score=params["score"],
+                                     **_resampling(params))
+
+
+def layer_view(view: str, taus) -> dict:
+    """Fig. 7's ``view`` wildcard as plot_layer_distribution arguments: 'overview' -> Fig. 7 (a)
+    and (b) at the lowest of ``taus``; 'attention_tau0.9' -> attention by depth at 0.9."""
+    block, _, tau = view.partition("_tau")
+    return dict(block=None if block == "overview" else block, tau=float(tau) if tau else min(taus))
+
+
+@figure("fig7_layer_distribution")
+def _fig7(inputs, params, wildcards, paths):
+    table = inputs["table"]
+    return plot_layer_distribution(table, wildcards["model"], params["checkpoint_order"], paths,
+                                   score=params["score"], **layer_view(wildcards["view"], table["tau"]))
+
+
+@figure("appF_sublayer_distribution")
+def _app_f(inputs, params, wildcards, paths):
+    table = inputs["table"]
+    return plot_sublayer_distribution(table, wildcards["model"], params["checkpoint_order"], paths,
+                                      score=params["score"], tau=min(table["tau"]))
+
+
+@figure("fig8_cosine_variants")
+def _fig8(inputs, params, wildcards, paths):
+    return plot_cosine_variants(inputs["table"], params["checkpoint_order"], paths, tau=params.get("tau", 0.5),
+                                score=params["score"], **_facets(params))
+
+
+@figure("fig10_cross_dataset")
+def _fig10(inputs, params, wildcards, paths):
+    return plot_cross_dataset(inputs["table"], paths, params.get("datasets"), params["checkpoint_order"],
+                              checkpoints=params.get("cross_dataset_checkpoints"))
