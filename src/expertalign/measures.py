@@ -53,7 +53,7 @@ MEASURES: dict[str, Measure] = {
         Measure("jaccard", "experts", "experts: Jaccard", thresholded=True),
         Measure("cosine", "experts", "experts: cosine"),
         Measure("cosine_centered", "experts", "experts: cosine (centred)"),
-        Measure("hellinger", "experts", "experts: 1 - Hellinger\u00b2"),
+        Measure("hellinger", "experts", "experts: 1 \u2212 Hellinger\u00b2"),
         Measure("word", "embedding", "word embedding"),
         Measure("word_space", "embedding", "word embedding (leading space)"),
         Measure("contextual", "embedding", "contextual embedding"),

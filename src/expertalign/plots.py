@@ -55,6 +55,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from expertalign import stats, tables
+from expertalign.measures import MEASURES
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +67,9 @@ CEILING_STYLE = dict(color="black", linestyle="--", linewidth=1.6, zorder=1.5)
 SCORE_NAMES = {"ap": "AP", "ap_normalized": "normalised AP", "auroc": "AUROC"}
 #: Figure label of every similarity measure (method) of the alignment tables, in drawing order:
 #: expert measures, embedding baselines, lexical (the names of expertalign.measures).
-METHOD_LABELS = {
-    "jaccard": "experts: Jaccard",
-    "cosine": "experts: cosine",
-    "cosine_centered": "experts: cosine (centred)",
-    "hellinger": "experts: 1 − Hellinger²",
-    "word": "word embedding",
-    "word_space": "word embedding (leading space)",
-    "contextual": "contextual embedding",
-    "sentence_pool": "sentence-pool embedding",
-    "lexical": "lexical",
-}
-THRESHOLD_FREE_MEASURES = ("cosine", "cosine_centered", "hellinger")  # Fig. 8, beside Jaccard at one tau
+METHOD_LABELS = {name: measure.label for name, measure in MEASURES.items()}  # one registry: expertalign.measures
+#: Fig. 8: the expert measures without a threshold, beside Jaccard at one tau
+THRESHOLD_FREE_MEASURES = tuple(n for n, m in MEASURES.items() if m.kind == "experts" and not m.thresholded)
 #: Fig. 10 style of each kind of method, in drawing order: (seaborn palette, marker, filled).
 KIND_STYLES = {"experts": ("Blues", "o", True), "embedding": ("Oranges", "s", False), "lexical": ("Greys", "D", True)}
 CROSS_DATASET_GROUP_WIDTH = 0.8  # Fig. 10: horizontal spread of one dataset's points, in x units
