@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 
 import nltk
+import pandas as pd
 from nltk.corpus.reader.wordnet import WordNetCorpusReader
 from nltk.corpus.reader.wordnet import WordNetError as _NltkWordNetError
 
