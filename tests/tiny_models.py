@@ -2,7 +2,9 @@
 
 No hub access: configs are built here (2 layers, hidden 32, 4 heads, intermediate 64) and the
 tokenizer is a WordPiece vocabulary over the words of an embedded text plus single characters,
-so any lower-case ASCII sentence tokenizes (unknown words fall back to characters). Everything
+so any lower-case ASCII sentence tokenizes (unknown words fall back to characters). With
+``byte_level=True`` GPT-style models get a byte-level BPE trained on the same text instead (like
+GPT-2/Pythia: a leading space belongs to the next token, so " cat" and "cat" differ). Everything
 is deterministic: same family and seed, same files.
 """
 
@@ -12,8 +14,9 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
-from tokenizers.models import WordPiece
-from tokenizers.processors import TemplateProcessing
+from tokenizers.models import BPE, WordPiece
+from tokenizers.processors import ByteLevel, TemplateProcessing
+from tokenizers.trainers import BpeTrainer
 from transformers import AutoModel, BertConfig, GPT2Config, GPTNeoXConfig, PreTrainedTokenizerFast
 
 FAMILIES = ("gpt_neox", "gpt2", "bert")
@@ -52,11 +55,30 @@ def _vocabulary(specials: list[str]) -> dict[str, int]:
     return {token: index for index, token in enumerate(tokens)}
 
 
-def build_tokenizer(family: str) -> PreTrainedTokenizerFast:
+def build_byte_level_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level BPE (GPT-2 style, no lower-casing) trained on the text, 600 tokens; no pad token."""
+    backend = Tokenizer(BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.post_processor = ByteLevel(trim_offsets=True)
+    trainer = BpeTrainer(vocab_size=600, special_tokens=[GPT_SPECIALS["eos_token"]], show_progress=False,
+                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    backend.train_from_iterator([" ".join(TEXT)] * 3, trainer=trainer)
+    specials = {"eos_token": GPT_SPECIALS["eos_token"], "bos_token": GPT_SPECIALS["bos_token"]}
+    return PreTrainedTokenizerFast(tokenizer_object=backend, model_input_names=["input_ids", "attention_mask"],
+                                   **specials)
+
+
+def build_tokenizer(family: str, byte_level: bool = False) -> PreTrainedTokenizerFast:
     """A lower-casing WordPiece tokenizer; BERT's wraps sentences in [CLS] ... [SEP].
 
     GPT-style tokenizers have no pad token, like Pythia's: ``load_model`` pads with eos.
+    ``byte_level``: a GPT-style byte-level BPE instead (build_byte_level_tokenizer).
     """
+    if byte_level:
+        if family == "bert":
+            raise ValueError("byte_level tokenizers are for GPT-style families")
+        return build_byte_level_tokenizer()
     specials = BERT_SPECIALS if family == "bert" else GPT_SPECIALS
     vocab = _vocabulary(list(specials.values()))
     backend = Tokenizer(WordPiece(vocab, unk_token=specials["unk_token"], max_input_chars_per_word=100))
@@ -98,10 +120,11 @@ def tiny_config(family: str, tokenizer: PreTrainedTokenizerFast):
     raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
 
 
-def build_tiny_model(family: str, path: str | Path, seed: int = 0) -> Path:
-    """Write a tiny random ``family`` model (weights drawn under ``seed``) and its tokenizer to ``path``."""
+def build_tiny_model(family: str, path: str | Path, seed: int = 0, byte_level: bool = False) -> Path:
+    """Write a tiny random ``family`` model (weights drawn under ``seed``) and its tokenizer to ``path``
+    (``byte_level``: a byte-level BPE tokenizer, GPT-style families only)."""
     path = Path(path)
-    tokenizer = build_tokenizer(family)
+    tokenizer = build_tokenizer(family, byte_level)
     config = tiny_config(family, tokenizer)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -1,30 +1,26 @@
-"""The word-embedding baseline: each concept word alone through the model, final hidden layer, cosine."""
+"""The embedding baselines of one model checkpoint: word (and word_space), contextual and sentence-pool
+embeddings from the final hidden layer, compared by cosine; writes the concept-by-concept similarities."""
 from expertalign.workflow import log_to_file
 
 log_to_file(snakemake.log[0])
 
-import pandas as pd  # noqa: E402
+import logging  # noqa: E402
 
 from expertalign.concepts import parse_concept  # noqa: E402
-from expertalign.embeddings import word_embeddings  # noqa: E402
+from expertalign.embeddings import baseline_embeddings, concept_sentences, embedding_similarities  # noqa: E402
+from expertalign.measures import save_similarities  # noqa: E402
 from expertalign.models import load_model  # noqa: E402
-from expertalign.tables import embedding_rows  # noqa: E402
-from expertalign.workflow import write_csv  # noqa: E402
+from expertalign.workflow import read_parquet  # noqa: E402
 
-params, wc, stats = snakemake.params, snakemake.wildcards, snakemake.params.stats
-spec = params.spec
+log = logging.getLogger("embedding_baseline")
+params, wc = snakemake.params, snakemake.wildcards
+spec, concepts = params.spec, list(params.concepts)
+sentences = concept_sentences(read_parquet(snakemake.input.pool), concepts, params.max_sentences)  # None: all
 model, tokenizer = load_model(spec["source"], wc.checkpoint, spec["dtype"], params.device, spec["init_seed"])
-words = [parse_concept(c)[0] for c in params.concepts]
-embeddings = word_embeddings(model, tokenizer, words, params.pooling, batch_size=spec["batch_size"])
-table = embedding_rows(
-    embeddings,
-    params.concepts,
-    pd.read_csv(snakemake.input.pairs),
-    model=wc.model,
-    checkpoint=wc.checkpoint,
-    pooling=params.pooling,
-    n_resamples=stats["bootstrap_resamples"],
-    seed=stats["seed"],
-    confidence_level=stats["confidence_level"],
-)
-write_csv(table, snakemake.output.csv)
+words, pos = zip(*(parse_concept(c) for c in concepts))
+embeddings = baseline_embeddings(model, tokenizer, words, sentences, params.pooling, spec["batch_size"], pos=pos)
+missing = [c for c, row in zip(concepts, embeddings["contextual"]) if row[0] != row[0]]  # NaN rows
+log.info("baselines computed: %s; %d of %d concepts lack an occurrence of their word (contextual undefined)%s",
+         ", ".join(embeddings), len(missing), len(concepts), f": {', '.join(missing)}" if missing else "")
+matrices, undefined = embedding_similarities(embeddings)
+save_similarities(snakemake.output.similarity, concepts, matrices, undefined)
