@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
+from expertalign.measures import cosine_similarities
 from expertalign.embeddings import (
     baseline_embeddings,
     concept_sentences,
-    embedding_similarities,
     occurrence_pattern,
     sentence_embeddings,
     space_sensitive,
@@ -198,15 +198,15 @@ def test_baseline_embeddings_names_and_similarities(tiny):
         "word", "contextual", "sentence_pool"]
     assert list(embeddings) == expected
     np.testing.assert_allclose(embeddings["word"], word_embeddings(model, tokenizer, CONTEXT_WORDS), atol=1e-6)
-    matrices, undefined = embedding_similarities(embeddings)
-    assert list(matrices) == list(undefined) == expected
-    contextual, missing = matrices["contextual"], undefined["contextual"]
+    similarities = cosine_similarities(embeddings)
+    assert list(similarities) == expected
+    contextual, missing = similarities["contextual"]
     assert missing[3].all() and missing[:, 3].all() and not missing[:3, :3].any()
     assert (contextual[3] == 0).all() and (contextual[:, 3] == 0).all() and not np.isnan(contextual).any()
     x = embeddings["contextual"][:3].astype(np.float64)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     np.testing.assert_allclose(contextual[:3, :3], x @ x.T, atol=1e-5)
-    assert not undefined["sentence_pool"].any()
+    assert not similarities["sentence_pool"][1].any()
 
 
 def test_concept_sentences_in_pool_order():

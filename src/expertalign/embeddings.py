@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,8 +25,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from expertalign.models import is_encoder
-from expertalign.responses import _batches_by_length, context_length, input_device, last_token_index, model_inputs
-from expertalign.similarity import cosine_matrix
+from expertalign.responses import batches_by_length, context_length, input_device, last_token_index, model_inputs
 from expertalign.wordnet import WORDNET_POS, inflections
 
 log = logging.getLogger(__name__)
@@ -160,7 +159,7 @@ def sentence_embeddings(
     pool_sum = np.zeros((len(words), hidden_size))
     n_occurrences = np.zeros(len(words), dtype=np.int64)
     with torch.inference_mode():
-        for batch in _batches_by_length(lengths, batch_size):
+        for batch in batches_by_length(lengths, batch_size):
             encoding = tokenizer([texts[i] for i in batch], padding=True, return_tensors="pt",
                                  return_special_tokens_mask=True, return_offsets_mapping=True, **options)
             real = encoding["attention_mask"].bool() & ~encoding.pop("special_tokens_mask").bool()  # [b, seq]
@@ -218,20 +217,6 @@ def baseline_embeddings(
                                                        pos, device)
     result["contextual"], result["sentence_pool"] = contextual, sentence_pool
     return result
-
-
-def embedding_similarities(
-    embeddings: Mapping[str, np.ndarray],
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Cosine similarities of each {name: [n_c, hidden]} embedding, as (matrices, undefined), each
-    {name: [n_c, n_c]}: undefined (bool) marks pairs with a NaN or zero row, whose similarity is 0."""
-    matrices, undefined = {}, {}
-    for name, x in embeddings.items():
-        x = np.asarray(x, dtype=np.float32)
-        absent = np.isnan(x).any(axis=1) | ~np.any(x != 0, axis=1)
-        matrices[name] = cosine_matrix(np.where(absent[:, None], np.float32(0), x))
-        undefined[name] = absent[:, None] | absent[None, :]
-    return matrices, undefined
 
 
 def concept_sentences(

@@ -166,7 +166,7 @@ def _token_lengths(tokenizer: PreTrainedTokenizerBase, sentences: Sequence[str])
     return lengths
 
 
-def _batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+def batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Sentence indices grouped in batches of similar length, longest first."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
@@ -253,7 +253,7 @@ def record_responses(
                desc="responses")
     with (recording_hooks(model, module_names, recorder), batch_invariant_forward(model), torch.inference_mode(),
           bar):
-        for batch in _batches_by_length(lengths, batch_size):
+        for batch in batches_by_length(lengths, batch_size):
             encoding = tokenizer([sentences[i] for i in batch], padding=True, truncation=True,
                                  max_length=limit, return_tensors="pt")
             recorder.start(encoding["attention_mask"])

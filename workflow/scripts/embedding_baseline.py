@@ -7,8 +7,8 @@ log_to_file(snakemake.log[0])
 import logging  # noqa: E402
 
 from expertalign.concepts import parse_concept  # noqa: E402
-from expertalign.embeddings import baseline_embeddings, concept_sentences, embedding_similarities  # noqa: E402
-from expertalign.measures import save_similarities  # noqa: E402
+from expertalign.embeddings import baseline_embeddings, concept_sentences  # noqa: E402
+from expertalign.measures import cosine_similarities, save_similarities  # noqa: E402
 from expertalign.models import load_model  # noqa: E402
 from expertalign.workflow import read_parquet  # noqa: E402
 
@@ -22,5 +22,4 @@ embeddings = baseline_embeddings(model, tokenizer, words, sentences, params.pool
 missing = [c for c, row in zip(concepts, embeddings["contextual"]) if row[0] != row[0]]  # NaN rows
 log.info("baselines computed: %s; %d of %d concepts lack an occurrence of their word (contextual undefined)%s",
          ", ".join(embeddings), len(missing), len(concepts), f": {', '.join(missing)}" if missing else "")
-matrices, undefined = embedding_similarities(embeddings)
-save_similarities(snakemake.output.similarity, concepts, matrices, undefined)
+save_similarities(snakemake.output.similarity, concepts, cosine_similarities(embeddings))
