@@ -20,8 +20,8 @@ rule analyse:
         scores="results/ap/{model}/{checkpoint}/fold{fold}.npz",
         units="results/units/{model}.parquet",
     output:
-        similarity="results/analysis/{model}/{checkpoint}/fold{fold}/similarity.npz",
         **{name: f"results/analysis/{{model}}/{{checkpoint}}/fold{{fold}}/{name}.csv" for name in ANALYSIS_TABLES},
+        similarity="results/analysis/{model}/{checkpoint}/fold{fold}/similarity.npz",
     log:
         "logs/analyse/{model}/{checkpoint}/fold{fold}.log",
     benchmark:
@@ -235,7 +235,13 @@ rule gather_table:
         table="|".join(
             ANALYSIS_TABLES
             + ALIGNMENT_TABLES
-            + ["checkpoint_stability", "embedding_baseline", "lexical_baseline", "fold_stability", "sentence_diversity"]
+            + [
+                "checkpoint_stability",
+                "embedding_baseline",
+                "lexical_baseline",
+                "fold_stability",
+                "sentence_diversity",
+            ]
         ),
     conda:
         "../envs/analysis.yaml"

@@ -33,7 +33,10 @@ def table_parts(wildcards):
         return [f"{folds}{name}.csv".format(m=m, c=c, f=f) for m, c in model_checkpoints() for f in FOLDS]
     if name in ALIGNMENT_TABLES:
         return [
-            f"{folds}{d}/{name}.csv".format(m=m, c=c, f=f) for d in DATASETS for m, c in model_checkpoints() for f in FOLDS
+            f"{folds}{d}/{name}.csv".format(m=m, c=c, f=f)
+            for d in DATASETS
+            for m, c in model_checkpoints()
+            for f in FOLDS
         ]
     if name == "checkpoint_stability":
         return [
