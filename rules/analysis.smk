@@ -43,16 +43,21 @@ rule analyse:
 rule align:
     input:
         similarity="results/analysis/{model}/{checkpoint}/fold{fold}/similarity.npz",
-        pairs="results/datasets/{dataset}/pairs.csv",
+        pairs=expand("results/datasets/{dataset}/pairs.csv", dataset=DATASETS),
         lexical="results/lexical/similarity.npz",
     output:
-        alignment="results/analysis/{model}/{checkpoint}/fold{fold}/{dataset}/alignment.csv",
-        partial_alignment="results/analysis/{model}/{checkpoint}/fold{fold}/{dataset}/partial_alignment.csv",
+        alignment=expand(
+            "results/analysis/{{model}}/{{checkpoint}}/fold{{fold}}/{dataset}/alignment.csv", dataset=DATASETS
+        ),
+        partial_alignment=expand(
+            "results/analysis/{{model}}/{{checkpoint}}/fold{{fold}}/{dataset}/partial_alignment.csv", dataset=DATASETS
+        ),
     log:
-        "logs/align/{model}/{checkpoint}/fold{fold}/{dataset}.log",
+        "logs/align/{model}/{checkpoint}/fold{fold}.log",
     conda:
         "../envs/analysis.yaml"
     params:
+        datasets=DATASETS,
         score=SCORE,
         stats=STATS,
     script:
@@ -62,14 +67,15 @@ rule align:
 rule embedding_align:
     input:
         similarity="results/analysis/{model}/{checkpoint}/embedding_similarity.npz",
-        pairs="results/datasets/{dataset}/pairs.csv",
+        pairs=expand("results/datasets/{dataset}/pairs.csv", dataset=DATASETS),
     output:
-        csv="results/analysis/{model}/{checkpoint}/{dataset}/embedding.csv",
+        csv=expand("results/analysis/{{model}}/{{checkpoint}}/{dataset}/embedding.csv", dataset=DATASETS),
     log:
-        "logs/embedding_align/{model}/{checkpoint}/{dataset}.log",
+        "logs/embedding_align/{model}/{checkpoint}.log",
     conda:
         "../envs/analysis.yaml"
     params:
+        datasets=DATASETS,
         pooling=config["baselines"]["embedding_pooling"],
         stats=STATS,
     script:
@@ -79,14 +85,15 @@ rule embedding_align:
 rule lexical_align:
     input:
         similarity="results/lexical/similarity.npz",
-        pairs="results/datasets/{dataset}/pairs.csv",
+        pairs=expand("results/datasets/{dataset}/pairs.csv", dataset=DATASETS),
     output:
-        csv="results/lexical/{dataset}/lexical.csv",
+        csv=expand("results/lexical/{dataset}/lexical.csv", dataset=DATASETS),
     log:
-        "logs/lexical_align/{dataset}.log",
+        "logs/lexical_align.log",
     conda:
         "../envs/analysis.yaml"
     params:
+        datasets=DATASETS,
         weighting=config["baselines"]["lexical_weighting"],
         stats=STATS,
     script:

@@ -49,15 +49,14 @@ rule folds:
     input:
         pool="results/sentences/pool.parquet",
     output:
-        fold="results/folds/fold{fold}.json",
+        folds=expand("results/folds/fold{fold}.json", fold=FOLDS),
     log:
-        "logs/folds/fold{fold}.log",
+        "logs/folds.log",
     conda:
         "../envs/analysis.yaml"
     params:
         concepts=CONCEPTS,
-        positive_size=config["folds"]["positive_size"],
-        negative_size=config["folds"]["negative_size"],
+        runs=[(config["folds"]["positive_size"], config["folds"]["negative_size"], k) for k in FOLDS],
         seed=config["folds"]["seed"],
         allow_small_pool=config["folds"]["allow_small_pool"],
         negative_pool_size=config["folds"]["negative_pool_size"],
@@ -135,14 +134,13 @@ rule pilot_folds:
         pool=pilot_pool,
         concepts="results/pilot/concepts.txt",
     output:
-        fold="results/pilot/folds/{source}/P{P}_N{N}/fold{fold}.json",
+        folds=[f"results/pilot/folds/{{source}}/P{p}_N{n}/fold{k}.json" for p, n, k in PILOT_RUNS],
     log:
-        "logs/pilot_folds/{source}/P{P}_N{N}/fold{fold}.log",
+        "logs/pilot_folds/{source}.log",
     conda:
         "../envs/analysis.yaml"
     params:
-        positive_size=pilot_positive_size,
-        negative_size=pilot_negative_size,
+        runs=PILOT_RUNS,  # (P, N, fold) of each output, in order
         seed=config["folds"]["seed"],
         allow_small_pool=config["folds"]["allow_small_pool"],
         negative_pool_size=config["folds"]["negative_pool_size"],
