@@ -18,8 +18,9 @@ pytestmark = pytest.mark.slow
 
 FIGURES = [
     "fig1_stability", "fig2_alignment", "fig3_embedding_baseline", "fig5_expert_counts",
-    "fig6_checkpoint_stability", "fig8_cosine_variants",
+    "fig6_checkpoint_stability", "fig8_cosine_variants", "fig10_cross_dataset",
 ]
+DATASETS = ["men", "mine"]  # MEN and the tiny config's user dataset
 MODELS = ["tiny-gptneox", "tiny-bert"]
 CHECKPOINTS = ["step1", "step2"]
 
@@ -60,11 +61,13 @@ def test_alignment_table_has_every_condition_with_finite_values(finished_run):
     work, _ = finished_run
     table = pd.read_csv(work / "results/tables/alignment.csv")
     jaccard = table[table["measure"] == "jaccard"]
-    assert len(jaccard) == len(MODELS) * len(CHECKPOINTS) * 2 * 2  # models x checkpoints x folds x taus
-    assert set(table["measure"]) == {"jaccard", "cosine", "cosine_centered"}
+    assert len(jaccard) == len(DATASETS) * len(MODELS) * len(CHECKPOINTS) * 2 * 2  # x folds x taus
+    assert set(table["measure"]) == {"jaccard", "cosine", "cosine_centered", "hellinger"}
+    assert table["dataset"].tolist() == sorted(table["dataset"], key=DATASETS.index)
     cosine = table[table["measure"] == "cosine"]
     assert np.isfinite(cosine["spearman"]).all()
-    assert (cosine["n_pairs"] >= 10).all()  # the MEN pairs among the 14 concepts
+    assert (cosine.loc[cosine["dataset"] == "men", "n_pairs"] >= 10).all()  # the MEN pairs among the 14 concepts
+    assert (cosine.loc[cosine["dataset"] == "mine", "n_pairs"] == 9).all()
     assert ((cosine["ci_low"] <= cosine["spearman"]) & (cosine["spearman"] <= cosine["ci_high"])).all()
 
 
@@ -94,8 +97,17 @@ def test_analysis_tables_hold_the_expected_rows(finished_run):
     folds = pd.read_csv(tables / "fold_stability.csv")
     assert {(4, 10), (6, 15)} <= set(zip(folds["positive_size"], folds["negative_size"]))
     embedding = pd.read_csv(tables / "embedding_baseline.csv")
-    assert len(embedding) == len(MODELS) * len(CHECKPOINTS)
+    # WordPiece tokenizers: no leading-space variant
+    assert set(embedding["baseline"]) == {"word", "contextual", "sentence_pool"}
+    assert len(embedding) == len(DATASETS) * len(MODELS) * len(CHECKPOINTS) * 3
     assert np.isfinite(embedding["spearman"]).all()
+    cross = pd.read_csv(tables / "cross_dataset.csv")
+    assert list(dict.fromkeys(cross["dataset"])) == DATASETS
+    assert cross.groupby("dataset")["ceiling"].first().to_dict() == {"men": 0.84, "mine": 0.9}
+    experts = cross[(cross["kind"] == "experts") & (cross["method"] == "jaccard")]
+    assert (experts["tau"] == 0.5).all() and len(experts) == len(DATASETS) * len(MODELS) * len(CHECKPOINTS)
+    lexical = cross[cross["kind"] == "lexical"]
+    assert len(lexical) == len(DATASETS) * len(MODELS) * len(CHECKPOINTS) and lexical["n_folds"].eq(1).all()
     table_md = (tables / "hierarchy" / "table_tiny-gptneox_step2.md").read_text()
     assert "animal" in table_md and "vehicle" in table_md and "n folds = 2" in table_md
 
@@ -105,14 +117,15 @@ def test_fold_summaries_have_one_row_per_condition_over_both_folds(finished_run)
     tables = work / "results" / "tables"
     runs = len(MODELS) * len(CHECKPOINTS)
     alignment = pd.read_csv(tables / "alignment_summary.csv")
-    assert len(alignment) == runs * (2 + 2)  # two taus and the two cosine measures
+    assert len(alignment) == len(DATASETS) * runs * (2 + 3)  # two taus, two cosines and hellinger per dataset
     cosine = alignment[alignment["measure"] == "cosine"]
     assert (cosine["n_folds"] == 2).all()
     assert ((cosine["min"] <= cosine["mean"]) & (cosine["mean"] <= cosine["max"])).all()
     per_fold = pd.read_csv(tables / "alignment.csv")
     first = per_fold[(per_fold["measure"] == "cosine") & (per_fold["model"] == MODELS[0])
-                     & (per_fold["checkpoint"] == "step2")]
-    row = cosine[(cosine["model"] == MODELS[0]) & (cosine["checkpoint"] == "step2")].iloc[0]
+                     & (per_fold["checkpoint"] == "step2") & (per_fold["dataset"] == "mine")]
+    row = cosine[(cosine["model"] == MODELS[0]) & (cosine["checkpoint"] == "step2")
+                 & (cosine["dataset"] == "mine")].iloc[0]
     assert row["mean"] == pytest.approx(first["spearman"].mean())
     counts = pd.read_csv(tables / "expert_counts_summary.csv")
     assert len(counts) == runs * 2 and (counts["n_folds"] == 2).all()
@@ -134,7 +147,7 @@ def test_html_report_embeds_every_figure_and_table_with_its_caption(finished_run
     tables = ["alignment", "partial_alignment", "hierarchy", "hierarchy_tests", "expert_counts",
               "layer_distribution", "checkpoint_stability", "fold_stability", "embedding_baseline", "lexical_baseline",
               "alignment_summary", "expert_counts_summary", "checkpoint_stability_summary", "hierarchy_summary",
-              "hierarchy_tests_summary"]
+              "hierarchy_tests_summary", "cross_dataset"]
     assert {f"{name}.png" for name in FIGURES} <= embedded
     assert {f"{name}.csv" for name in tables} <= embedded
     assert {f"table_{m}_{c}.md" for m in MODELS for c in CHECKPOINTS} <= embedded
@@ -207,7 +220,7 @@ def test_paper_config_fans_out_over_models_checkpoints_folds_and_shards(tmp_path
     assert jobs["pilot_generate_sentences"] == sources * len(chosen)  # one generation job per source and concept
     assert jobs["extract_pilot"] == sources  # one job per source runs every (P, N, fold) of the sweep
     sizes = len(pilot["positive_sizes"]) * len(pilot["negative_sizes"])
-    assert jobs["pilot_folds"] == sources * sizes * pilot["n_folds"]
+    assert jobs["pilot_folds"] == sources  # one job draws every (P, N, fold) of a source
     assert jobs["pilot_stability"] == sources * sizes
     assert jobs["appF_sublayer_distribution"] == len(paper["models"])  # App. F.4-F.7, one figure per model
     planned = result.stdout + result.stderr

@@ -28,6 +28,9 @@ HIERARCHY = [
 FILLERS = ["park", "river", "morning", "city", "garden", "winter", "road", "house", "market", "summer"]
 VERBS = ["waited", "rested", "moved", "appeared", "stayed", "played", "slept", "ran"]
 POOL_SIZE = 12
+#: A user similarity dataset over the tiny concepts (the second dataset of the tiny config)
+USER_PAIRS = [("cat", "dog", 8), ("dog", "puppy", 9), ("cat", "bus", 1), ("boat", "train", 6), ("bus", "train", 8),
+              ("horse", "sailing", 2), ("pet", "cat", 8), ("shore", "boat", 5), ("paw", "vehicle", 1)]
 
 
 def write_sentences(path: Path, seed: int = 0) -> None:
@@ -65,6 +68,8 @@ def tiny_config(root: Path, men_dir: Path) -> Path:
         "domain\trole\tconcept\n" + "".join("\t".join(row) + "\n" for row in HIERARCHY)
     )
     write_sentences(root / "sentences.jsonl")
+    (root / "mine.tsv").write_text("word1\tword2\tscore\tpos\n" + "".join(
+        f"{a}\t{b}\t{score}\tn\n" for a, b, score in USER_PAIRS))
     config = {
         "models": models,
         "device": "cpu",
@@ -73,6 +78,7 @@ def tiny_config(root: Path, men_dir: Path) -> Path:
             "hierarchy": str(root / "hierarchy.tsv"),
             "men": {"dir": str(men_dir), "split": "full"},
         },
+        "datasets": {"names": ["men", "mine"], "user": {"mine": {"path": str(root / "mine.tsv"), "ceiling": 0.9}}},
         "sentences": {"backend": "file", "pool_size": POOL_SIZE, "file": {"path": str(root / "sentences.jsonl")}},
         "folds": {"positive_size": 6, "negative_size": 15, "n_folds": 2, "seed": 0},
         "taus": [0.5, 0.7],
