@@ -25,7 +25,8 @@ import pandas as pd
 import torch
 from transformers import AutoModel, GPTNeoXConfig
 
-from expertalign.extraction import StageTimer, extract_scores, save_scores
+from expertalign.extraction import StageTimer, extract_scores
+from expertalign.scores import save_scores
 from expertalign.folds import make_folds
 from expertalign.models import load_model, resolve_device, select_modules, unit_table
 from expertalign.responses import record_responses

@@ -82,7 +82,8 @@ def test_builtin_backend_serves_a_balanced_pool(repo):
 
 def test_definitions_are_the_senses_the_prompts_use(repo, by_concept):
     """Each concept's recorded definition is WordNet's first sense, or the shipped override."""
-    from expertalign.wordnet import WordNetUnavailable, definition, load_sense_overrides, wordnet_reader
+    from expertalign.concepts import load_sense_overrides
+    from expertalign.wordnet import WordNetUnavailable, definition, wordnet_reader
 
     try:
         wordnet_reader()

@@ -19,7 +19,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from conftest import MEN_DIR
-from expertalign.models import PACKAGED_SOURCES
+from expertalign.sources import PACKAGED_SOURCES
 from workflow_fixtures import REPO
 
 tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python >= 3.11")

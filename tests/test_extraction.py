@@ -9,19 +9,17 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
-from expertalign.expertise import auroc, average_precision, normalized_ap
+from expertalign.expertise import auroc, average_precision
+from expertalign.scores import normalized_ap
 from expertalign.extraction import (
     StageTimer,
     concept_chunks,
     extract_fold_series,
     extract_scores,
     fold_sentence_ids,
-    load_scores,
-    merge_scores,
     negative_rows,
-    read_scores,
-    save_scores,
 )
+from expertalign.scores import load_scores, merge_scores, read_scores, save_scores
 from expertalign.folds import draw_fold, negatives_for
 from expertalign.models import load_model, select_modules
 from expertalign.responses import record_responses

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from expertalign.config import ConfigError, SCHEMA_PATH, schema_error
-from expertalign.extraction import read_scores
+from expertalign.scores import read_scores
 from expertalign.generation import FileBackend, GenerationError
 from expertalign.workflow import CorruptFileError, read_parquet, save_npz, write_csv
 from workflow_fixtures import CONCEPTS, MEN_DIR, REPO, run_snakemake, tiny_config

@@ -11,9 +11,8 @@ from transformers import AutoModelForCausalLM
 
 from expertalign import intervention as iv
 from expertalign import plots, stats
-from expertalign.models import (
-    ModelLoadError, NotACausalLM, is_causal_lm, load_causal_lm, module_widths, select_modules,
-)
+from expertalign.models import ModelLoadError, NotACausalLM, load_causal_lm, module_widths, select_modules
+from expertalign.sources import is_causal_lm
 from expertalign.responses import recording_hooks
 from tiny_models import build_tiny_model, build_tokenizer, tiny_config
 

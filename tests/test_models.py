@@ -10,9 +10,9 @@ import pytest
 import torch
 from transformers import AutoModel, BertConfig, GPTNeoXConfig, LlamaConfig
 
+from expertalign.sources import PACKAGED_MODELS
 from expertalign.models import (
     FAMILY_PATTERNS,
-    PACKAGED_MODELS,
     ModelLoadError,
     detect_family,
     load_architecture,

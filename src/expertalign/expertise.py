@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from expertalign.scores import normalized_ap  # noqa: F401 - re-exported
 
 CPU_CHUNK_BYTES = 64 * 2**20  # working memory per CPU worker (small chunks stay cache-friendlier)
 SEARCH_LOOP_MIN_WORK = 1024  # binary-search steps per unit above which NumPy's per-unit loop wins

@@ -28,15 +28,6 @@ from expertalign.expertise import SortedNegatives
 from expertalign.folds import negatives_for
 from expertalign.models import module_widths
 from expertalign.responses import PROGRESS_INTERVAL_S, input_device, record_responses
-from expertalign.scores import (  # noqa: F401 - re-exported: score files are read and written from here too
-    RESULT_KEYS,
-    SCORE_DTYPES,
-    SCORES,
-    load_scores,
-    merge_scores,
-    read_scores,
-    save_scores,
-)
 
 log = logging.getLogger(__name__)
 

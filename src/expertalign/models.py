@@ -15,15 +15,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.pytorch_utils import Conv1D
 
-from expertalign.sources import (  # noqa: F401 - re-exported: callers import these from here too
-    CAUSAL_FAMILIES,
-    ENCODER_MODEL_TYPES,
-    PACKAGED_MODELS,
-    PACKAGED_SOURCES,
-    ModelLoadError,
-    _locate,
-    is_causal_lm,
-)
+from expertalign.sources import ENCODER_MODEL_TYPES, ModelLoadError, _locate
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import pandas as pd
 from nltk.corpus.reader.wordnet import WordNetCorpusReader
 from nltk.corpus.reader.wordnet import WordNetError as _NltkWordNetError
 
-from expertalign.concepts import ConceptError, load_sense_overrides, parse_concept  # noqa: F401 - re-exported
+from expertalign.concepts import ConceptError, parse_concept
 
 log = logging.getLogger(__name__)
 
