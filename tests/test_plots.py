@@ -660,6 +660,25 @@ def test_plot_layer_distribution_totals_and_depth(tmp_path):
     assert one.tolist() == [(1 + 1 + 20 + 1000) + (1 + 1 + 20 + 100 + 1000)]
 
 
+def test_layer_figures_average_every_fold(tmp_path):
+    one = _layer_distribution()
+    two = pd.concat([one, one.assign(fold=1, mean_experts=one["mean_experts"] + 4, total_experts=0.0)])
+    paths = _paths(tmp_path, "fig7_folds")
+    data = plots.plot_layer_distribution(two, "m", CHECKPOINTS, paths, block="mlp")
+    expected = one[one["block"] == "mlp"].groupby(["checkpoint", "layer"])["mean_experts"].sum() + 2 * 2
+    got = data.set_index(["checkpoint", "layer"])["value"]  # two mlp sublayers, each +2 on average
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    data = plots.plot_layer_distribution(two, "m", CHECKPOINTS, paths, block="mlp", fold=1)
+    assert data["value"].min() == pytest.approx(expected.min() + 4)
+    sublayers = plots.plot_sublayer_distribution(two, "m", CHECKPOINTS, paths)
+    got = sublayers.set_index(["block", "sublayer", "checkpoint", "layer"])["value"]
+    pd.testing.assert_series_equal(
+        got.sort_index(),
+        (one.set_index(["block", "sublayer", "checkpoint", "layer"])["mean_experts"] + 2).sort_index(),
+        check_names=False,
+    )
+
+
 @pytest.mark.parametrize("kwargs, expected_sublayers", [
     ({"block": "attention"}, ["query_key_value", "dense"]),
     ({"sublayer": "dense_h_to_4h"}, ["dense_h_to_4h"]),

@@ -1219,11 +1219,19 @@ BLOCK_NAMES = {"mlp": "MLP", "attention": "attention"}
 
 
 def _layer_rows(layer_distribution: pd.DataFrame, model: str, tau: float, score: str | None,
-                fold: int | None) -> tuple[pd.DataFrame, str, int]:
-    """The layer_distribution rows of one model, tau, score and fold, with the score and fold."""
+                fold: int | None) -> tuple[pd.DataFrame, str, str]:
+    """The layer_distribution rows of one model, tau and score: of ``fold``, or (None) averaged over
+    every fold (mean_experts and total_experts per checkpoint, block, sublayer and layer); with the
+    score and a title note saying which."""
     columns = ["model", "checkpoint", "fold", "score", "tau", "block", "sublayer", "layer", "n_units",
                "mean_experts", "total_experts"]
-    return _select_run(layer_distribution, "layer_distribution", columns, model, score, tau, fold)
+    if fold is not None:
+        rows, score, fold = _select_run(layer_distribution, "layer_distribution", columns, model, score, tau, fold)
+        return rows, score, f"fold {fold}"
+    rows, score = _select_condition(layer_distribution, "layer_distribution", columns, model, score, tau)
+    keys = ["model", "checkpoint", "score", "tau", "block", "sublayer", "layer", "n_units"]
+    averaged = rows.groupby(keys, sort=False, dropna=False)[["mean_experts", "total_experts"]].mean().reset_index()
+    return averaged, score, f"mean over n folds = {_n_folds(rows)}"
 
 
 def _block_totals(rows: pd.DataFrame, checkpoints: Sequence[str]) -> pd.DataFrame:
@@ -1297,7 +1305,8 @@ def plot_layer_distribution(
     score: str | None = None,
     fold: int | None = None,
 ) -> pd.DataFrame:
-    """Fig. 7 / App. F: where a model's experts sit, for one tau, score and ONE fold.
+    """Fig. 7 / App. F: where a model's experts sit, for one tau and score, averaged over folds (or of
+    one ``fold``).
 
     Without ``block`` and ``sublayer`` (Fig. 7): (a) total experts in MLP and attention blocks per
     checkpoint, raw and as the fraction of the block's units (mean over concepts); (b) mean
@@ -1309,9 +1318,9 @@ def plot_layer_distribution(
     "experts_per_unit" (layer NaN) or "depth" (value = mean experts per concept, block = the
     block or sublayer drawn).
     """
-    rows, score, fold = _layer_rows(layer_distribution, model, tau, score, fold)
+    rows, score, folds = _layer_rows(layer_distribution, model, tau, score, fold)
     checkpoints = _checkpoints_present(rows, checkpoint_order, "layer_distribution")
-    title = f"{model}: experts (units with {_score_name(score)} > {tau:g}), fold {fold}"
+    title = f"{model}: experts (units with {_score_name(score)} > {tau:g}), {folds}"
     with _style():
         if block is None and sublayer is None:
             fig = _new_figure((15, 4.6))
@@ -1466,7 +1475,8 @@ def plot_sublayer_distribution(
     score: str | None = None,
     fold: int | None = None,
 ) -> pd.DataFrame:
-    """App. F.4-F.7: where a model's experts sit in each sub-layer, for one tau, score and ONE fold.
+    """App. F.4-F.7: where a model's experts sit in each sub-layer, for one tau and score, averaged over
+    folds (or of one ``fold``).
 
     One panel per (block, sublayer) module kind (GPT-NeoX: mlp.dense_h_to_4h, mlp.dense_4h_to_h,
     attention.query_key_value, attention.dense), MLP first, sub-layers in table order; x = layer,
@@ -1474,7 +1484,7 @@ def plot_sublayer_distribution(
 
     Returns DataFrame[panel, block, sublayer, checkpoint, layer, value], panel = "block.sublayer".
     """
-    rows, score, fold = _layer_rows(layer_distribution, model, tau, score, fold)
+    rows, score, folds = _layer_rows(layer_distribution, model, tau, score, fold)
     checkpoints = _checkpoints_present(rows, checkpoint_order, "layer_distribution")
     kinds = rows[["block", "sublayer"]].drop_duplicates()
     block_rank = {b: i for i, b in enumerate(BLOCK_NAMES)}
@@ -1496,7 +1506,7 @@ def plot_sublayer_distribution(
             profiles.append(depth.assign(panel=panel, block=block, sublayer=sublayer))
         _figure_legend(fig, axes[: len(kinds)])
         fig.suptitle(f"{model}: experts per sub-layer by depth (units with {_score_name(score)} > "
-                     f"{tau:g}, fold {fold}); one line per checkpoint")
+                     f"{tau:g}, {folds}); one line per checkpoint")
         save_figure(fig, paths)
     data = pd.concat(profiles, ignore_index=True).rename(columns={"mean_experts": "value"})
     return data[["panel", "block", "sublayer", "checkpoint", "layer", "value"]]
