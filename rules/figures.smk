@@ -190,5 +190,6 @@ rule fig10_cross_dataset:
         "../envs/analysis.yaml"
     params:
         **FIGURE_PARAMS,
+        cross_dataset_checkpoints=config["cross_dataset_checkpoints"],
     script:
         "../workflow/scripts/figure.py"

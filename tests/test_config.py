@@ -84,6 +84,7 @@ CROSS_KEY_ERRORS = [
     ("concepts.hierarchy", "resources/nope.tsv", "concepts.hierarchy"),
     ("concepts.list", "resources/concepts/nope.txt", "concepts.list"),
     ("cross_dataset_tau", 0.55, "cross_dataset_tau"),
+    ("cross_dataset_checkpoints", ["final", "step9"], "cross_dataset_checkpoints"),
 ]
 
 

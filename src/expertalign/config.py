@@ -114,6 +114,10 @@ def _check_models(config: dict) -> None:
 def _check_taus(config: dict) -> None:
     if not any(abs(config["cross_dataset_tau"] - tau) < 1e-12 for tau in config["taus"]):
         raise ConfigError("cross_dataset_tau", f"{config['cross_dataset_tau']} is not one of taus {config['taus']}")
+    known = {c for spec in config["models"].values() for c in spec["checkpoints"]}
+    unknown = sorted(set(config["cross_dataset_checkpoints"] or ()) - known)
+    if unknown:
+        raise ConfigError("cross_dataset_checkpoints", f"{unknown} are not checkpoints of any model ({sorted(known)})")
 
 
 def _check_sizes(config: dict) -> None:
