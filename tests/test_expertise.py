@@ -12,8 +12,8 @@ from expertalign.expertise import (
     auroc,
     average_precision,
     expert_mask,
-    normalized_ap,
 )
+from expertalign.scores import normalized_ap
 
 BACKENDS = ["numpy", "torch"]  # torch is the GPU kernel, checked here on CPU tensors
 

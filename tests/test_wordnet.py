@@ -10,11 +10,10 @@ import nltk
 import pytest
 
 from expertalign import wordnet
-from expertalign.concepts import ConceptError
+from expertalign.concepts import ConceptError, load_sense_overrides
 from expertalign.wordnet import (
     definition,
     inflections,
-    load_sense_overrides,
     mentions_concept,
     wordnet_reader,
 )
