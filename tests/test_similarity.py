@@ -7,15 +7,21 @@ from sklearn.metrics import jaccard_score
 from sklearn.metrics.pairwise import cosine_similarity
 
 from expertalign.similarity import (
-    cosine_matrices,
-    cosine_matrix,
+    cosine_from_gram,
     expert_jaccard,
     expert_jaccards,
     expert_mask,
     jaccard_matrix,
     pair_similarities,
+    score_grams,
     unit_chunks,
 )
+
+
+def cosine_matrices(x, center, chunk=1000):
+    """(raw, centred) cosines from score_grams' one pass."""
+    raw, centered, _ = score_grams(x, center, chunk)
+    return cosine_from_gram(raw), cosine_from_gram(centered)
 
 
 def test_jaccard_matrix_hand_built_sets():
@@ -67,15 +73,13 @@ def test_expert_mask_is_strict():
 def test_cosine_matrix_matches_sklearn_raw_and_centred(chunk):
     rng = np.random.default_rng(1)
     x = rng.random((5, 40)).astype(np.float32)
-    np.testing.assert_allclose(cosine_matrix(x, chunk=chunk), cosine_similarity(x), atol=1e-6)
-    np.testing.assert_allclose(
-        cosine_matrix(x, center=0.5, chunk=chunk), cosine_similarity(x - 0.5), atol=1e-6
-    )
+    np.testing.assert_allclose(cosine_matrices(x, 0.0, chunk=chunk)[1], cosine_similarity(x), atol=1e-6)
+    np.testing.assert_allclose(cosine_matrices(x, 0.5, chunk=chunk)[1], cosine_similarity(x - 0.5), atol=1e-6)
 
 
 def test_cosine_matrix_zero_norm_row_gives_zero():
     x = np.array([[0.5, 0.5], [1.0, 0.0], [0.9, 0.1]], dtype=np.float32)
-    cos = cosine_matrix(x, center=0.5)
+    cos = cosine_matrices(x, 0.5)[1]
     assert np.all(cos[0] == 0.0) and np.all(cos[:, 0] == 0.0)
     assert cos[1, 2] == pytest.approx(1.0)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from expertalign.similarity import UNIT_CHUNK, check_2d, cosine_from_gram, expert_jaccards, unit_chunks
+from expertalign.similarity import UNIT_CHUNK, check_2d, cosine_from_gram, expert_jaccards, score_grams
 from expertalign.workflow import load_npz, save_npz
 
 KINDS = ("experts", "embedding", "lexical")
@@ -98,26 +98,11 @@ def _jaccard(scores: np.ndarray, center: float, taus: Sequence[float], chunk: in
     return result
 
 
-def _grams(scores: np.ndarray, center: float, chunk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gram matrices [n_c, n_c] float64 of the rows s, s - centre and sqrt(max(s - centre, 0)),
-    in one pass over unit chunks (float32 products, float64 sums)."""
-    n = scores.shape[0]
-    raw, centered, mass = (np.zeros((n, n), dtype=np.float64) for _ in range(3))
-    for units in unit_chunks(scores.shape[1], chunk):
-        block = scores[:, units].astype(np.float32)
-        shifted = block - np.float32(center)
-        root = np.sqrt(np.clip(shifted, 0, None))
-        raw += block @ block.T
-        centered += shifted @ shifted.T
-        mass += root @ root.T
-    return raw, centered, mass
-
-
 def _gram_measures(scores: np.ndarray, center: float, taus: Sequence[float], chunk: int) -> Similarities:
     """cosine, cosine_centered and hellinger (module docstring) from one pass over the units."""
     return {
         name: (cosine_from_gram(gram), zero_norm_pairs(np.diag(gram)))
-        for name, gram in zip(("cosine", "cosine_centered", "hellinger"), _grams(scores, center, chunk))
+        for name, gram in zip(("cosine", "cosine_centered", "hellinger"), score_grams(scores, center, chunk))
     }
 
 

@@ -99,24 +99,28 @@ def expert_jaccard(scores: np.ndarray, tau: float, chunk: int = UNIT_CHUNK) -> t
     return expert_jaccards(scores, [tau], chunk)[float(tau)]
 
 
-def cosine_matrices(x: np.ndarray, center: float, chunk: int = UNIT_CHUNK) -> tuple[np.ndarray, np.ndarray]:
-    """(cosine of the rows of x, cosine of the rows of x - center), from one product per unit chunk.
+def score_grams(x: np.ndarray, center: float, chunk: int = UNIT_CHUNK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gram matrices of the rows of x, of x - center and of sqrt(max(x - center, 0)), in one pass.
 
-    x: [n_concepts, n_units] scores. The centred Gram matrix G_c is accumulated chunk by chunk
-    (float32 products, float64 sums) with the row sums s; the raw one follows exactly as
-    G = G_c + center * (s_a + s_b) - n_units * center**2, so both cost one pass and one product.
-    Each [n_concepts, n_concepts] float64; a row whose norm is 0 has similarity 0 with every row.
+    x: [n_concepts, n_units] scores. The centred Gram matrix G_c and the mass Gram matrix are
+    accumulated chunk by chunk (float32 products, float64 sums) with the row sums s; the raw one
+    follows exactly as G = G_c + center * (s_a + s_b) - n_units * center**2, so the three cost one
+    pass and two products. Each [n_concepts, n_concepts] float64 (expertalign.measures turns them
+    into cosine, cosine_centered and hellinger with cosine_from_gram).
     """
     x = np.asarray(x)
     check_2d(x, "x")
     centered = np.zeros((x.shape[0], x.shape[0]), dtype=np.float64)
+    mass = np.zeros_like(centered)
     sums = np.zeros(x.shape[0], dtype=np.float64)
     for units in unit_chunks(x.shape[1], chunk):
         block = x[:, units].astype(np.float32) - np.float32(center)
+        root = np.sqrt(np.clip(block, 0, None))
         centered += block @ block.T
+        mass += root @ root.T
         sums += block.sum(axis=1, dtype=np.float64) + center * (units.stop - units.start)
     raw = centered + center * (sums[:, None] + sums[None, :]) - x.shape[1] * center**2
-    return cosine_from_gram(raw), cosine_from_gram(centered)
+    return raw, centered, mass
 
 
 def cosine_from_gram(gram: np.ndarray) -> np.ndarray:
@@ -124,16 +128,6 @@ def cosine_from_gram(gram: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
     outer = norms[:, None] * norms[None, :]
     return np.divide(gram, outer, out=np.zeros_like(gram), where=outer > 0)
-
-
-def cosine_matrix(x: np.ndarray, center: float = 0.0, chunk: int = UNIT_CHUNK) -> np.ndarray:
-    """Cosine similarity of every pair of rows of (x - center).
-
-    x: [n_concepts, n_units] scores; center: subtracted from every entry chunk by chunk (e.g. 0.5
-    for AP - 0.5) so that no centred copy of x is built. Returns [n_concepts, n_concepts]
-    float64; a row whose centred norm is 0 has similarity 0 with every row, itself included.
-    """
-    return cosine_matrices(x, center, chunk)[1]
 
 
 def concept_index(concepts: Sequence[str]) -> dict[str, int]:
