@@ -519,6 +519,16 @@ def _facet_grid(n_rows: int, n_cols: int, panel_size=(3.8, 3.0)):
     return fig, fig.subplots(n_rows, n_cols, sharey=True, squeeze=False)
 
 
+def _finish_facet(ax, means: pd.Series, checkpoints: Sequence[str], title: str, bottom_row: bool) -> None:
+    """Checkpoint ticks, title and (bottom row only) x label of one dataset-facet panel of Fig. 2, 3
+    or 8; a note when every plotted correlation (``means``) is undefined."""
+    _note_if_empty(ax, means, "Spearman ρ undefined\nat every checkpoint")
+    _set_checkpoint_ticks(ax, checkpoints)
+    ax.set_title(title)
+    if bottom_row:
+        ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+
+
 def _summary_rows(summary: pd.DataFrame, score: str | None) -> tuple[pd.DataFrame, str]:
     """alignment_summary rows of one score (its contract columns checked), with the score used."""
     table = "alignment_summary"
@@ -633,11 +643,7 @@ def plot_alignment(
                     _draw_lexical(ax, lexical[lexical["dataset"] == dataset])
                 _draw_ceiling(ax, _ceiling(ceilings, dataset))
                 plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "model", colours))
-                _note_if_empty(ax, panel["mean"], "Spearman ρ undefined\nat every checkpoint")
-                _set_checkpoint_ticks(ax, checkpoints)
-                ax.set_title(f"{dataset} · {_tau_title(tau)}")
-                if i == len(taus) - 1:
-                    ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+                _finish_facet(ax, panel["mean"], checkpoints, f"{dataset} · {_tau_title(tau)}", i == len(taus) - 1)
         axes = list(grid.ravel())
         _label_y(axes, SPEARMAN_LABEL)
         fig.suptitle(f"Alignment of expert sets with human similarity: Jaccard over {_score_name(score)} "
@@ -732,11 +738,7 @@ def plot_embedding_baseline(
                 drawn = _draw_by_checkpoint(ax, panel, checkpoints, "label", colours, bars=bars, dodge=0.5,
                                             styles=styles)
                 plotted.append(drawn)
-                _note_if_empty(ax, panel["mean"], "Spearman ρ undefined\nat every checkpoint")
-                _set_checkpoint_ticks(ax, checkpoints)
-                ax.set_title(f"{dataset} · {model}")
-                if i == len(models) - 1:
-                    ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+                _finish_facet(ax, panel["mean"], checkpoints, f"{dataset} · {model}", i == len(models) - 1)
         axes = list(grid.ravel())
         _label_y(axes, SPEARMAN_LABEL)
         kinds = [(_style_proxy("-", "o"), f"experts ({_score_name(score)}): mean of "
@@ -792,11 +794,7 @@ def plot_cosine_variants(
                 panel = rows[(rows["dataset"] == dataset) & (rows["model"] == model)]
                 _draw_ceiling(ax, _ceiling(ceilings, dataset))
                 plotted.append(_draw_by_checkpoint(ax, panel, checkpoints, "measure_name", colours))
-                _note_if_empty(ax, panel["mean"], "Spearman ρ undefined\nat every checkpoint")
-                _set_checkpoint_ticks(ax, checkpoints)
-                ax.set_title(f"{dataset} · {model}")
-                if i == len(models) - 1:
-                    ax.set_xlabel(_checkpoint_axis_label(checkpoints))
+                _finish_facet(ax, panel["mean"], checkpoints, f"{dataset} · {model}", i == len(models) - 1)
         axes = list(grid.ravel())
         _label_y(axes, SPEARMAN_LABEL)
         fig.suptitle(f"Similarity measures over {_score_name(score)} vectors of all units, one column per "
