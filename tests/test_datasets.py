@@ -72,7 +72,10 @@ def test_wordsim_is_nouns_without_the_self_pair_and_words_lacking_a_noun_synset(
 
 
 def test_men_pairs_come_from_the_men_loader(men_dir):
-    pairs = datasets.load_men_pairs(men_dir, [], "unused", "full")
+    config = _validated({"names": ["men"]}, men_dir)
+    config["concepts"]["men"]["split"] = "full"
+    source = datasets.check_configured(config, ["dog-n", "cat-n", "sun-n", "moon-n"], REPO, men_dir=men_dir)["men"]
+    pairs = datasets.load_source(source)
     assert len(pairs) == 3000 and list(pairs.columns) == datasets.COLUMNS
     pd.testing.assert_frame_equal(pairs.drop(columns="pos_source"), load_men(men_dir, "full"))
 

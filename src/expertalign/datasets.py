@@ -402,14 +402,6 @@ def men_ceiling(directory: str | os.PathLike | None) -> float:
     return DATASETS["men"].ceiling
 
 
-def load_men_pairs(
-    config_dir: str | os.PathLike | None, urls: list[str], cache_dir: str | os.PathLike, split: str
-) -> pd.DataFrame:
-    """MEN pairs of ``split`` (expertalign.concepts), with pos_source ``given``."""
-    pairs = load_men(resolve_men(config_dir, urls, cache_dir), split)
-    return pairs.assign(pos_source="given")[COLUMNS]
-
-
 def load_pair_file(spec: DatasetSpec, path: str | os.PathLike) -> pd.DataFrame:
     """Concept pairs of one file of ``spec`` (see ``read_pair_table`` and ``to_concept_pairs``)."""
     path = Path(path)
@@ -430,7 +422,7 @@ def load_dataset(
     urls: Iterable[Mapping[str, str | None]] | None = None,
     cache_dir: str | os.PathLike = "resources/datasets",
 ) -> pd.DataFrame:
-    """Concept pairs of the built-in dataset ``name`` (not men: use ``load_men_pairs``)."""
+    """Concept pairs of the built-in dataset ``name`` (not men: see ``check_configured`` and ``load_source``)."""
     if name not in DATASETS or name == "men":
         raise DatasetError(
             f"unknown dataset {name!r}; expected one of {sorted(DATASETS)} or a user file"
