@@ -130,8 +130,8 @@ def cosine_similarities(vectors: Mapping[str, np.ndarray]) -> Similarities:
     result = {}
     for name, x in vectors.items():
         x = np.asarray(x, dtype=np.float64)
-        missing = np.isnan(x).any(axis=1)
-        gram = np.where(missing[:, None], 0.0, x) @ np.where(missing[:, None], 0.0, x).T
+        x = np.where(np.isnan(x).any(axis=1, keepdims=True), 0.0, x)  # a NaN row counts as a zero row
+        gram = x @ x.T
         result[name] = (cosine_from_gram(gram), zero_norm_pairs(np.diag(gram)))
     return result
 
