@@ -46,7 +46,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from expertalign.config import resolve_path
 from expertalign.concepts import (
     MEN_DIR_ENV,
     MEN_FILES,
@@ -468,8 +467,9 @@ def _unknown_name(name: str, block: Mapping) -> DatasetError:
 
 
 def _absolute(path: str | os.PathLike, base: str | os.PathLike) -> Path:
-    """config.resolve_path(path, base), made absolute (base may be relative)."""
-    return Path(os.path.abspath(resolve_path(path, base)))
+    """``path`` when absolute, else ``base / path`` (then made absolute: base may be relative)."""
+    path = Path(path).expanduser()
+    return Path(os.path.abspath(path if path.is_absolute() else Path(base) / path))
 
 
 def _digest(path: Path) -> str:
